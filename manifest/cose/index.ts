@@ -1,0 +1,2 @@
+// Public face of manifest/cose (filled in by its owner; see docs/manifest-api.md).
+export {};

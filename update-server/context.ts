@@ -1,0 +1,65 @@
+/** What every router gets: the ports, the logger, metrics, config and an event bus. */
+import { EventEmitter } from 'node:events';
+import type { Router } from 'express';
+import type { Logger } from 'pino';
+import type { ServerMetrics } from './metrics.js';
+import type { AuditEntry, AuditInput, DeviceRecord, ReleaseRecord, ReportRecord, StateStore } from './state/index.js';
+import type { ObjectStore } from './storage/port.js';
+
+export interface ServerConfig {
+  /** JSON/CBOR request body limit for management and device endpoints. */
+  bodyLimitBytes: number;
+  /** Largest payload accepted by PUT /api/v1/payloads/{sha256}. */
+  payloadMaxBytes: number;
+  /** Largest envelope accepted by POST /api/v1/releases. */
+  envelopeMaxBytes: number;
+  /** Expiry of presigned download URLs; must outlast the slowest expected download. */
+  presignExpirySeconds: number;
+  /** Externally visible base URL (for absolute download links), if known. */
+  publicUrl?: string;
+}
+
+export const DEFAULT_CONFIG: ServerConfig = {
+  bodyLimitBytes: 1024 * 1024,
+  payloadMaxBytes: 4 * 1024 * 1024 * 1024,
+  envelopeMaxBytes: 256 * 1024,
+  presignExpirySeconds: 6 * 3600,
+};
+
+/** Domain events other parts react to (e.g. delta scheduling on `release.created`). */
+export interface ServerEventMap {
+  'release.created': [ReleaseRecord];
+  'release.deprecated': [ReleaseRecord];
+  'device.registered': [DeviceRecord];
+  'device.claimed': [DeviceRecord];
+  'report.recorded': [ReportRecord];
+}
+
+export class ServerEvents extends EventEmitter<ServerEventMap> {}
+
+export interface ServerContext {
+  store: StateStore;
+  objects: ObjectStore;
+  log: Logger;
+  metrics: ServerMetrics;
+  config: ServerConfig;
+  events: ServerEvents;
+  /** Appends to the hash-chained audit log (joins the caller's transaction when given one). */
+  audit(entry: AuditInput, tx?: StateStore): Promise<AuditEntry>;
+  /** True once graceful shutdown began (readyz answers 503). */
+  shuttingDown(): boolean;
+}
+
+/** A minimal OpenAPI 3.1 fragment contributed by a mounted router. */
+export interface OpenApiFragment {
+  paths?: Record<string, unknown>;
+  schemas?: Record<string, unknown>;
+  tags?: { name: string; description?: string }[];
+}
+
+/** A router mounted under `path` (see mounts.ts). */
+export interface Mount {
+  path: string;
+  router(ctx: ServerContext): Router;
+  openapi?: OpenApiFragment;
+}

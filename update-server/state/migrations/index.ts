@@ -1,0 +1,18 @@
+import type { Kysely } from 'kysely';
+import * as m0001 from './0001_core.js';
+
+/** One schema step. `up` runs inside a transaction; it must use portable SQL (SQLite now, PostgreSQL later). */
+export interface SchemaMigration {
+  /** Unique, sortable, never changed once released: `NNNN_short_name`. */
+  readonly name: string;
+  up(db: Kysely<any>): Promise<void>;
+}
+
+/**
+ * THE ordered list of migrations. To add one: create `NNNN_name.ts` next to this file exporting
+ * `up(db)`, import it here and append ONE line at the end. Never edit or reorder a released entry.
+ * Names must sort in list order (zero-padded number prefix); the runner checks this.
+ */
+export const migrations: readonly SchemaMigration[] = [
+  { name: '0001_core', up: m0001.up },
+];

@@ -16,7 +16,12 @@
  */
 import { UpdateError } from './errors.js';
 
-export type CborKey = number | bigint | string | boolean | null;
+/**
+ * Map keys. `Uint8Array[]` (an array of byte strings, i.e. a SUIT_Component_Identifier) only appears
+ * when decoding with `allowComponentIdKeys` (SUIT_Text_LMap uses component ids as keys); such keys are
+ * compared by their encoded bytes for duplicate detection (look them up by iterating, not `get`).
+ */
+export type CborKey = number | bigint | string | boolean | null | Uint8Array[];
 export type CborValue =
   | number
   | bigint
@@ -53,6 +58,8 @@ export interface DecodeOptions {
   requireDeterministic?: boolean;
   /** Allow IEEE 754 floats. Default false: SUIT and COSE never need them. */
   allowFloats?: boolean;
+  /** Accept map keys that are arrays of byte strings (SUIT_Text_LMap component keys). Default false. */
+  allowComponentIdKeys?: boolean;
 }
 
 export const DEFAULT_MAX_BYTES = 64 * 1024;
@@ -179,11 +186,20 @@ class Reader {
         const n = this.length(info, start, 2);
         const out = new Map<CborKey, CborValue>();
         let prevKey: Uint8Array | undefined;
+        let arrayKeys: Set<string> | undefined;
         for (let i = 0; i < n; i++) {
           const keyStart = this.pos;
           const key = this.item(depth + 1);
           const keyBytes = this.buf.subarray(keyStart, this.pos);
-          if (!isKey(key)) {
+          if (this.opts.allowComponentIdKeys && Array.isArray(key) && key.every((x) => x instanceof Uint8Array)) {
+            // Component-id keys are objects: detect duplicates by their encoded bytes.
+            arrayKeys ??= new Set();
+            const hex = toHex(keyBytes);
+            if (arrayKeys.has(hex)) {
+              throw new UpdateError('CBOR_DUPLICATE_KEY', `duplicate map key at byte ${keyStart}`, { details: { offset: keyStart } });
+            }
+            arrayKeys.add(hex);
+          } else if (!isKey(key)) {
             throw new UpdateError('CBOR_UNSUPPORTED', `map key of unsupported type at byte ${keyStart}`, { details: { offset: keyStart } });
           }
           if (out.has(key)) {
@@ -274,6 +290,7 @@ export function decodeCbor(bytes: Uint8Array, options: DecodeOptions = {}): Cbor
     maxDepth: options.maxDepth ?? DEFAULT_MAX_DEPTH,
     requireDeterministic: options.requireDeterministic ?? false,
     allowFloats: options.allowFloats ?? false,
+    allowComponentIdKeys: options.allowComponentIdKeys ?? false,
   });
   let value: CborValue;
   try {

@@ -236,6 +236,7 @@ export class DeltaDecoder {
       this.run();
       if (this.phase !== Phase.DONE) throw new UpdateError('PATCH_TRUNCATED', 'delta patch ended early', { details: { offset: this.consumed } });
       if (this.inLen !== 0) throw malformed('bytes after the end of the stream', { offset: this.consumed });
+      if (this.rc.code !== 0) throw malformed('range coder did not end cleanly');
       if (this.crc !== this.header!.newCrc32) throw malformed('rebuilt image fails the patch CRC');
       return { bytesWritten: this.outPos, peakRamBytes: this.peak };
     } finally {

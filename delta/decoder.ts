@@ -4,7 +4,7 @@
 import { sha256 } from '@noble/hashes/sha2.js';
 import { UpdateError } from '../manifest/errors.js';
 import { HEADER_LEN, type PatchHeader, crc32Update, parseHeader } from './format.js';
-import { CTX, MAX_DECISIONS_PER_STEP, N_PROBS, OFF_LIT, OFF_V, OFF_ZSIGN, decInt, decTree } from './model.js';
+import { CTX, MAX_DECISIONS_PER_STEP, N_PROBS, OFF_LIT, OFF_REP, OFF_V, OFF_ZSIGN, decInt, decRun, decTree } from './model.js';
 import { PROB_INIT, RangeDecoder } from './rc.js';
 
 /** Patch bytes buffered by the decoder. A step consumes at most one byte per decision. */
@@ -76,6 +76,8 @@ export interface DeltaDecoderState {
   lastRunZero: boolean;
   prevSign: number;
   lastByte: number;
+  /** Last changed-byte value per new-offset alignment. */
+  rep: number[];
   crc: number;
   range: number;
   code: number;
@@ -147,6 +149,7 @@ export class DeltaDecoder {
   private prevSign = 0;
   private lastByte = 0;
   private crc = 0;
+  private readonly rep = new Uint8Array(4);
   private busy = false;
 
   constructor(opts: DeltaDecoderOptions) {
@@ -386,7 +389,7 @@ export class DeltaDecoder {
     const p = this.probs;
     switch (this.sub) {
       case Sub.RUN: {
-        const r = decInt(this.rc, p, this.first ? CTX.RUN0 : this.lastRunZero ? CTX.RUN1 : CTX.RUN2);
+        const r = decRun(this.rc, p, this.first ? CTX.RUN0 : this.lastRunZero ? CTX.RUN1 : CTX.RUN2);
         if (r > this.remDiff) throw malformed('zero run longer than the diff region');
         this.curRun = r;
         this.zrun = r;
@@ -409,8 +412,10 @@ export class DeltaDecoder {
       }
       case Sub.VALUE: {
         const vctx = (!this.first && this.curRun === 0 ? 4 : 0) + (this.outPos & 3);
-        const v = decTree(this.rc, p, OFF_V + vctx * 256, 8);
+        const a = this.outPos & 3;
+        const v = this.rc.decodeBit(p, OFF_REP + vctx) ? this.rep[a]! : decTree(this.rc, p, OFF_V + vctx * 256, 8);
         if (v === 0) throw malformed('zero value where a changed byte was announced');
+        this.rep[a] = v;
         const b = (this.oldByte(this.oldPos++) + v) & 0xff;
         this.put(b);
         this.crc = ~crcStep(~this.crc >>> 0, b) >>> 0;
@@ -467,6 +472,7 @@ export class DeltaDecoder {
       lastRunZero: this.lastRunZero,
       prevSign: this.prevSign,
       lastByte: this.lastByte,
+      rep: Array.from(this.rep),
       crc: this.crc,
       range: this.rc.range,
       code: this.rc.code,
@@ -483,6 +489,7 @@ export class DeltaDecoder {
     for (const k of ['oldSize', 'newSize', 'newCrc32', 'patchOffset', 'outPos', 'oldPos', 'remDiff', 'remExtra', 'zrun', 'curRun', 'crc', 'range', 'code'] as const)
       if (!isU(s[k])) throw bad(k);
     if (!isU(s.phase, Phase.DONE) || s.phase === Phase.HEADER || !isU(s.sub, 2) || !isU(s.prevSign, 1) || !isU(s.lastByte, 255)) throw bad('phase');
+    if (!Array.isArray(s.rep) || s.rep.length !== 4 || !s.rep.every((v) => isU(v, 255))) throw bad('rep');
     if (typeof s.seek !== 'number' || !Number.isInteger(s.seek)) throw bad('seek');
     if (s.newSize > this.opts.maxNewSize) throw new UpdateError('PATCH_OUTPUT_OVERFLOW', 'delta: state target exceeds the signed size');
     if (this.opts.oldSize !== undefined && this.opts.oldSize !== s.oldSize) throw new UpdateError('PATCH_PRECURSOR_MISMATCH', 'delta: state made for another precursor');
@@ -523,6 +530,7 @@ export class DeltaDecoder {
     this.lastRunZero = !!s.lastRunZero;
     this.prevSign = s.prevSign;
     this.lastByte = s.lastByte;
+    this.rep.set(s.rep);
     this.crc = s.crc;
     this.rc.range = s.range;
     this.rc.code = s.code;

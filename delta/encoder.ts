@@ -4,7 +4,7 @@
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import { FORMAT_VERSION, MODEL_ID, crc32Update, writeHeader } from './format.js';
-import { CTX, OFF_LIT, OFF_V, OFF_ZSIGN, encInt, encTree, newProbs } from './model.js';
+import { CTX, OFF_LIT, OFF_REP, OFF_V, OFF_ZSIGN, encInt, encRun, encTree, newProbs } from './model.js';
 import { RangeEncoder } from './rc.js';
 import { suffixArray } from './sais.js';
 
@@ -144,12 +144,20 @@ export function bsdiffTriples(old: Uint8Array, nw: Uint8Array): Triple[] {
   return triples;
 }
 
+/** Diff bytes: new = old + v (mod 256), bytewise. */
+export function diffBytes(old: Uint8Array, os: number, nw: Uint8Array, ns: number, n: number): Uint8Array {
+  const v = new Uint8Array(n);
+  for (let i = 0; i < n; i++) v[i] = (nw[ns + i]! - old[os + i]!) & 0xff;
+  return v;
+}
+
 /** Entropy-code a list of triples (model 1). Shared contexts: see model.ts and the decoder. */
 export function codeTriples(old: Uint8Array, nw: Uint8Array, triples: readonly Triple[]): Uint8Array {
   const enc = new RangeEncoder();
   const p = newProbs();
   let prevSign = 0;
   let out = 0;
+  const rep = [0, 0, 0, 0];
   for (const t of triples) {
     if (out >= nw.length) break;
     if (t.x === 0 && t.y === 0 && t.z === 0) continue;
@@ -162,17 +170,23 @@ export function codeTriples(old: Uint8Array, nw: Uint8Array, triples: readonly T
     // diff region
     const ns = t.newPos;
     const os = t.oldPos;
+    const vb = diffBytes(old, os, nw, ns, t.x);
     let i = 0;
     let first = true;
     let lastRunZero = false;
     while (i < t.x) {
       let r = 0;
-      while (i + r < t.x && nw[ns + i + r] === old[os + i + r]) r++;
-      encInt(enc, p, first ? CTX.RUN0 : lastRunZero ? CTX.RUN1 : CTX.RUN2, r);
+      while (i + r < t.x && vb[i + r] === 0) r++;
+      encRun(enc, p, first ? CTX.RUN0 : lastRunZero ? CTX.RUN1 : CTX.RUN2, r);
       i += r;
       if (i >= t.x) break;
       const vctx = (!first && r === 0 ? 4 : 0) + ((ns + i) & 3);
-      encTree(enc, p, OFF_V + vctx * 256, 8, (nw[ns + i]! - old[os + i]!) & 0xff);
+      const v = vb[i]!;
+      const a = (ns + i) & 3;
+      const isRep = v === rep[a] ? 1 : 0;
+      enc.encodeBit(p, OFF_REP + vctx, isRep);
+      if (!isRep) encTree(enc, p, OFF_V + vctx * 256, 8, v);
+      rep[a] = v;
       i++;
       lastRunZero = r === 0;
       first = false;

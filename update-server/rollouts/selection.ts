@@ -90,7 +90,11 @@ export function evalTagExpr(e: TagExpr, tags: ReadonlySet<string>): boolean {
 /** A target compiled once per rollout (sets, parsed expressions), evaluated per poll. */
 export type TargetMatcher = (d: DeviceFacts) => boolean;
 
-export function compileTarget(t: RolloutTarget): TargetMatcher {
+/**
+ * `groupName`: devices list their groups by name (unique per tenant), so a group target is matched by the
+ * name of the group its id resolved to when the rollout was loaded.
+ */
+export function compileTarget(t: RolloutTarget, opts: { groupName?: string } = {}): TargetMatcher {
   switch (t.kind) {
     case 'all':
       return () => true;
@@ -99,7 +103,7 @@ export function compileTarget(t: RolloutTarget): TargetMatcher {
       return t.match === 'any' ? (d) => want.some((x) => d.tags.includes(x)) : (d) => want.every((x) => d.tags.includes(x));
     }
     case 'group': {
-      const g = t.groupId;
+      const g = opts.groupName ?? t.groupId;
       return (d) => d.groups.includes(g);
     }
     case 'filter': {

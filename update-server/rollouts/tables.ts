@@ -1,7 +1,7 @@
 /** Row types of the tables owned by rollouts/ and device-api/ (migration 0002_rollouts_device_api). */
 import type { Generated } from 'kysely';
 
-export interface RolloutsTable {
+export type RolloutsTable = {
   id: string;
   tenant_id: string | null;
   name: string;
@@ -21,7 +21,7 @@ export interface RolloutsTable {
   updated_at: string;
 }
 
-export interface RolloutAssignmentsTable {
+export type RolloutAssignmentsTable = {
   id: string;
   rollout_id: string;
   device_id: string;
@@ -34,10 +34,10 @@ export interface RolloutAssignmentsTable {
   updated_at: string;
 }
 
-export interface DeviceChallengesTable { id: string; device_id: string; expires_at: string; used_at: string | null }
-export interface DeviceTokensTable { hash: string; device_id: string; expires_at: string; created_at: string }
+export type DeviceChallengesTable = { id: string; device_id: string; expires_at: string; used_at: string | null }
+export type DeviceTokensTable = { hash: string; device_id: string; expires_at: string; created_at: string }
 
-export interface DeltasTable {
+export type DeltasTable = {
   id: string;
   release_id: string;
   component_index: number;
@@ -52,9 +52,9 @@ export interface DeltasTable {
   updated_at: string;
 }
 
-export interface KillSwitchesTable { scope: string; until: string; reason: string; created_by: string; created_at: string }
+export type KillSwitchesTable = { scope: string; until: string; reason: string; created_by: string; created_at: string }
 
-export interface RolloutTables {
+export type RolloutTables = {
   rollouts: RolloutsTable;
   rollout_assignments: RolloutAssignmentsTable;
   device_challenges: DeviceChallengesTable;

@@ -12,7 +12,7 @@ export { Processor, versionMatches, reasonFor, DEFAULT_MAX_STEPS, DEFAULT_MAX_CO
 export type { ProcessorOptions, ProcessResult, RollbackPolicy, TraceEntry } from './processor.js';
 export { processEnvelope } from './process-envelope.js';
 export type { ProcessOptions } from './process-envelope.js';
-export { SECTIONS, commandName, paramName, sectionName } from './names.js';
+export { SECTIONS, sectionName } from './names.js';
 export type { SectionName } from './names.js';
 export { encodeReport, decodeReport, reportToCbor, reportFromCbor, recordToCbor, paramToCbor, paramFromCbor, parametersToCbor, REPORT_MAX_BYTES } from './report.js';
 export type { SuitReport, SuitRecord, SuitReportFailure, SuitSystemProperties } from './report.js';

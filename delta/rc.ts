@@ -1,15 +1,15 @@
 /**
- * LZMA-style adaptive binary range coder (11-bit probabilities, shift 5).
+ * LZMA-style adaptive binary range coder (11-bit probabilities, adaptation shift 4).
  *
  * Probabilities live in a caller-owned Uint16Array so that the decoder can account for them and
- * export them. With shift 5 a probability stays in [31, 2017], so one decision shrinks `range` by at
- * most 2048/31 < 2^7 and normalisation reads at most ONE input byte per decision (range >= 2^24
- * before, >= 2^17 after, one byte shift restores >= 2^24). The decoder relies on this bound to
+ * export them. With shift 4 a probability stays in [15, 2033], so one decision shrinks `range` by at
+ * most 2048/15 < 2^8 and normalisation reads at most ONE input byte per decision (range >= 2^24
+ * before, >= 8192*15 > 2^16 after, one byte shift restores >= 2^24). The decoder relies on this bound to
  * know how many buffered patch bytes a step may consume.
  */
 export const PROB_BITS = 11;
 export const PROB_INIT = 1 << (PROB_BITS - 1);
-const MOVE_BITS = 5;
+const MOVE_BITS = 4;
 const TOP = 1 << 24;
 const PROB_ONE = 1 << PROB_BITS;
 

@@ -1,2 +1,46 @@
-// Public face of manifest/cose (filled in by its owner; see docs/manifest-api.md).
-export {};
+// Public face of manifest/cose (see docs/manifest-api.md, "cose/").
+import './algorithms/index.js';
+
+export {
+  registerAlgorithm,
+  getAlgorithm,
+  findAlgorithm,
+  listAlgorithms,
+  algorithmsForKeyType,
+  type SignatureAlgorithm,
+  type KeyType,
+} from './algorithms/index.js';
+export * from './keys/index.js';
+export {
+  decodeSign1,
+  decodeSign,
+  decodeMac0,
+  decodeCoseMessage,
+  encodeSign1,
+  encodeSign,
+  encodeMac0,
+  encodeProtected,
+  coseSigStructure,
+  HEADER,
+  type CoseSign1,
+  type CoseSign,
+  type CoseMac0,
+  type CoseMessage,
+  type CoseSignature,
+  type CoseHeaders,
+  type CoseDecodeOptions,
+  type HeaderMap,
+} from './structures.js';
+export {
+  signSign1,
+  signSign1Detached,
+  verifySign1Detached,
+  verifySign1Attached,
+  signSign,
+  createMac0,
+  verifyWithKey,
+  coseKidOf,
+  kidMatches,
+  toBeSigned,
+  type SignOptions,
+} from './sign.js';

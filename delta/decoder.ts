@@ -93,8 +93,9 @@ export interface DeltaResult {
 }
 
 /** RAM the decoder needs for a given page size (probabilities + page + input + old cache + state). */
-export function decoderRamBytes(pageSize: number, hashesOld: boolean): number {
-  return N_PROBS * 2 + pageSize + IN_CAP + OLD_BUF + STATE_BYTES + (hashesOld ? HASH_CTX_BYTES : 0);
+export function decoderRamBytes(pageSize: number, hashesOld = false): number {
+  // the hash context is released before the probabilities and the page buffer are allocated
+  return IN_CAP + OLD_BUF + STATE_BYTES + Math.max(hashesOld ? HASH_CTX_BYTES : 0, N_PROBS * 2 + pageSize);
 }
 
 function b64(u: Uint8Array): string {

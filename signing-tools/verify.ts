@@ -1,0 +1,42 @@
+/** `suit-sign verify`: digest, every signature, k-of-n distinct trusted keys, severed members. */
+import { UpdateError, verifyEnvelope, type TrustedKey } from '../manifest/index.js';
+import { readEnvelopeFile } from './envelope-file.js';
+import { loadTrustedKey } from './keys.js';
+
+export interface VerifyOptions {
+  threshold?: number;
+  revokedKids?: string[];
+}
+
+export interface VerifyResult {
+  signers: string[];
+  threshold: number;
+  blocks: { block: number; alg: number; kid?: string; status: string }[];
+}
+
+export async function verifyEnvelopeFile(file: string, keyFiles: string[], opts: VerifyOptions = {}): Promise<VerifyResult> {
+  if (keyFiles.length === 0) throw new UpdateError('USAGE', 'no --key given: name the public keys you trust');
+  const keys: TrustedKey[] = [];
+  for (const f of keyFiles) keys.push(await loadTrustedKey(f));
+  return verifyEnvelopeBytesWith(file, keys, opts);
+}
+
+export async function verifyEnvelopeBytesWith(file: string, keys: TrustedKey[], opts: VerifyOptions = {}): Promise<VerifyResult> {
+  const threshold = opts.threshold ?? 1;
+  if (!Number.isSafeInteger(threshold) || threshold < 1) throw new UpdateError('USAGE', `--threshold must be a positive integer`);
+  if (threshold > new Set(keys.map((k) => k.kid)).size) {
+    throw new UpdateError('USAGE', `--threshold ${threshold} is more than the ${keys.length} distinct key(s) given`);
+  }
+  const { env } = await readEnvelopeFile(file);
+  try {
+    const r = verifyEnvelope(env, keys, { threshold, ...(opts.revokedKids ? { revokedKids: opts.revokedKids } : {}) });
+    return {
+      signers: r.signers,
+      threshold,
+      blocks: r.blocks.map((b) => ({ block: b.block, alg: b.alg, ...(b.kid !== undefined ? { kid: b.kid } : {}), status: b.status })),
+    };
+  } catch (e) {
+    if (e instanceof UpdateError) throw new UpdateError(e.code, `${file}: ${e.message}`, { cause: e, ...(e.details ? { details: e.details } : {}) });
+    throw e;
+  }
+}

@@ -143,7 +143,7 @@ describe('delta rejects bad input', () => {
 
   it('wrong precursor is rejected before any write (hashing old, or with a given digest)', () => {
     const other = old.slice();
-    other[1234] ^= 1;
+    other[1234] = other[1234]! ^ 1;
     let writes = 0;
     const mk = (o: Uint8Array, extra: { expectedOldDigest?: Uint8Array; oldSize?: number }) =>
       new DeltaDecoder({ readOld: (a, l) => o.subarray(a, a + l), writePage: () => void writes++, maxNewSize: nw.length, ...extra });
@@ -177,7 +177,7 @@ describe('delta rejects bad input', () => {
     const positions = [...Array(60).keys(), ...Array.from({ length: 200 }, () => Math.floor(r() * patch.length)), patch.length - 1];
     for (const pos of positions) {
       const bad = patch.slice();
-      bad[pos] ^= 1 << Math.floor(r() * 8);
+      bad[pos] = bad[pos]! ^ (1 << Math.floor(r() * 8));
       expectCode(() => decodeStrict(old, bad, { maxNewSize: nw.length }), [
         'PATCH_MALFORMED',
         'PATCH_TRUNCATED',

@@ -44,3 +44,13 @@ export {
   toBeSigned,
   type SignOptions,
 } from './sign.js';
+export {
+  verifyEnvelope,
+  signEnvelope,
+  signingInput,
+  attachSignature,
+  addSignatureBlock,
+  type VerifyEnvelopeOptions,
+  type VerifyEnvelopeResult,
+  type BlockStatus,
+} from './envelope-auth.js';

@@ -1,8 +1,9 @@
 /**
  * Making and checking single COSE signatures/MACs with our keys and the algorithm registry.
- * Headers we write: protected `{1: alg}`, unprotected `{4: kid}` where kid is the key's COSE kid
- * (by default the 32 raw bytes of its RFC 9679 thumbprint). The kid is unprotected on purpose:
- * it only selects a key; changing it can make verification fail but never succeed with another key.
+ * Headers we write: protected `{1: alg, 4: kid}` and an empty unprotected map, where kid is the key's
+ * COSE kid (by default the 32 raw bytes of its RFC 9679 thumbprint). The kid is protected so that
+ * every byte of a block we make is covered by its signature: flipping any bit of a signed envelope
+ * is detected (an unprotected kid could be rewritten or relabelled without breaking the signature).
  */
 import { bytesEqual, fromHex, toHex, type CborKey, type CborValue } from '../cbor.js';
 import { UpdateError } from '../errors.js';
@@ -36,9 +37,9 @@ export function kidMatches(k: TrustedKey, kid: Uint8Array): boolean {
 }
 
 function headersFor(key: SigningKey, includeKid: boolean): { protectedBytes: Uint8Array; unprotected: Map<CborKey, CborValue> } {
-  const unprotected = new Map<CborKey, CborValue>();
-  if (includeKid) unprotected.set(HEADER.KID, coseKidOf(key.publicKey()));
-  return { protectedBytes: encodeProtected(new Map<CborKey, CborValue>([[HEADER.ALG, key.alg]])), unprotected };
+  const prot = new Map<CborKey, CborValue>([[HEADER.ALG, key.alg]]);
+  if (includeKid) prot.set(HEADER.KID, coseKidOf(key.publicKey()));
+  return { protectedBytes: encodeProtected(prot), unprotected: new Map() };
 }
 
 /**
@@ -62,7 +63,7 @@ export function keyFitsAlg(key: TrustedKey, alg: number): boolean {
 }
 
 export interface SignOptions {
-  /** Put the kid into the unprotected header (default true). */
+  /** Put the kid into the protected header (default true). */
   kid?: boolean;
   externalAad?: Uint8Array;
 }

@@ -41,3 +41,33 @@ export {
 } from './envelope.js';
 export { uuid5, vendorIdFromDomain, classIdFrom, uuidToString, parseUuid, NAMESPACE_DNS, NAMESPACE_URL, NAMESPACE_OID } from './uuid.js';
 export { commandName, paramName, manifestMemberName, envelopeMemberName } from './names.js';
+export {
+  summarizeEnvelope,
+  describeAuthBlock,
+  formatVersion,
+  type EnvelopeSummary,
+  type ComponentSummary,
+  type SignatureSummary,
+  type StepSummary,
+  type Json,
+} from './summary.js';
+export {
+  buildManifest,
+  seq,
+  cond,
+  dir,
+  setIndex,
+  params,
+  overrideParams,
+  setParams,
+  tryEach,
+  runSequence,
+  overrideMultiple,
+  copyParams,
+  custom,
+  type ParamsSpec,
+  type ComponentSpec,
+  type SimpleText,
+  type ManifestSpec,
+  type BuiltManifest,
+} from './builder.js';

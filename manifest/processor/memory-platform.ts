@@ -50,6 +50,8 @@ async function collect(src: ByteSource): Promise<Uint8Array> {
 export class MemoryPlatform implements Platform {
   readonly storage = new Map<string, Uint8Array>();
   readonly pinned = new Map<string, SuitDigest>();
+  /** SHA-256 of content (hex) → digest that `digest()` reports for it (placeholder digests of the draft examples). */
+  readonly claims = new Map<string, SuitDigest>();
   readonly calls: string[] = [];
   readonly invoked: string[] = [];
   customCommands?: ReadonlyMap<number, CustomCommandHandler>;
@@ -97,6 +99,10 @@ export class MemoryPlatform implements Platform {
   pinDigest(id: ComponentId, d: SuitDigest): void {
     this.pinned.set(componentIdKey(id), d);
   }
+  /** Whatever component holds exactly `bytes` reports digest `d` (survives fetch, copy and swap). */
+  claim(bytes: Uint8Array, d: SuitDigest): void {
+    this.claims.set(Buffer.from(computeDigest(-16, bytes).bytes).toString('hex'), d);
+  }
   content(id: ComponentId): Uint8Array | undefined {
     return this.storage.get(componentIdKey(id));
   }
@@ -121,13 +127,18 @@ export class MemoryPlatform implements Platform {
     if (pinned !== undefined) return pinned;
     const c = this.storage.get(k);
     if (c === undefined) return undefined;
-    return computeDigest(alg, length === undefined ? c : c.subarray(0, length));
+    const content = length === undefined ? c : c.subarray(0, length);
+    if (this.claims.size > 0) {
+      const claimed = this.claims.get(Buffer.from(computeDigest(-16, content).bytes).toString('hex'));
+      if (claimed !== undefined && claimed.alg === alg) return claimed;
+    }
+    return computeDigest(alg, content);
   }
-  async write(id: ComponentId, data: ByteSource): Promise<void> {
+  async write(id: ComponentId, data: ByteSource, _ctx?: CommandContext): Promise<void> {
     this.calls.push(`write ${componentIdKey(id)}`);
     this.setContent(id, await collect(data));
   }
-  async copy(dst: ComponentId, src: ComponentId): Promise<void> {
+  async copy(dst: ComponentId, src: ComponentId, _ctx?: CommandContext): Promise<void> {
     this.calls.push(`copy ${componentIdKey(src)} -> ${componentIdKey(dst)}`);
     const c = this.storage.get(componentIdKey(src));
     if (c === undefined) throw new UpdateError('COMPONENT_UNKNOWN', `source component ${componentIdKey(src)} is empty`);
@@ -136,7 +147,7 @@ export class MemoryPlatform implements Platform {
     this.setContent(dst, c.slice());
     if (pin) this.pinned.set(componentIdKey(dst), pin);
   }
-  async swap(a: ComponentId, b: ComponentId): Promise<void> {
+  async swap(a: ComponentId, b: ComponentId, _ctx?: CommandContext): Promise<void> {
     this.calls.push(`swap ${componentIdKey(a)} <-> ${componentIdKey(b)}`);
     const ka = componentIdKey(a);
     const kb = componentIdKey(b);
@@ -153,7 +164,7 @@ export class MemoryPlatform implements Platform {
     if (pb) this.pinned.set(ka, pb);
     if (pa) this.pinned.set(kb, pa);
   }
-  async fetch(uri: string, _args: Uint8Array | undefined, target: ComponentId): Promise<void> {
+  async fetch(uri: string, _args: Uint8Array | undefined, target: ComponentId, _ctx?: CommandContext): Promise<void> {
     this.calls.push(`fetch ${uri} -> ${componentIdKey(target)}`);
     const body = this.opts.remote?.get(uri);
     if (body === undefined) throw new UpdateError('FETCH_FAILED', `no payload at ${uri}`);
@@ -163,7 +174,7 @@ export class MemoryPlatform implements Platform {
     }
     this.setContent(target, await collect(chunks()));
   }
-  async invoke(id: ComponentId, args: Uint8Array | undefined): Promise<void> {
+  async invoke(id: ComponentId, args: Uint8Array | undefined, _ctx?: CommandContext): Promise<void> {
     this.calls.push(`invoke ${componentIdKey(id)}${args ? ` args ${Buffer.from(args).toString('hex')}` : ''}`);
     this.invoked.push(componentIdKey(id));
   }

@@ -3,30 +3,18 @@
  * Wires the envelope's manifest digest (report reference), integrated payloads (fetch of `#name`) and
  * severed members into a `Processor`.
  */
+import type { SuitEnvelope } from '../model.js';
+import { getSevered } from '../envelope/index.js';
 import { UpdateError } from '../errors.js';
-import type { CommandSequence, SuitEnvelope } from '../model.js';
-import * as envelopeModule from '../envelope/index.js';
 import { Processor, type ProcessorOptions, type ProcessResult } from './processor.js';
 import type { Platform } from './platform.js';
 
 export type ProcessOptions = Omit<ProcessorOptions, 'manifestDigest' | 'integrated' | 'resolveSevered'> & {
-  /** Override how severed sections are found (default: the envelope module's `getSevered`). */
+  /** Override how severed sections are found (default: `getSevered`, which checks the member's digest). */
   resolveSevered?: ProcessorOptions['resolveSevered'];
 };
 
-type GetSevered = (env: SuitEnvelope, key: number) => unknown;
-
-/** Default severed-section resolver: the envelope module's digest-checked `getSevered`, once it exists. */
-function defaultResolver(env: SuitEnvelope): ((key: number) => CommandSequence) | undefined {
-  const getSevered = (envelopeModule as Record<string, unknown>)['getSevered'] as GetSevered | undefined;
-  if (typeof getSevered !== 'function') return undefined;
-  return (key) => {
-    const v = getSevered(env, key) as unknown;
-    if (v !== null && typeof v === 'object' && 'commands' in v) return v as CommandSequence;
-    if (v !== null && typeof v === 'object' && 'present' in v) return (v as { present: CommandSequence }).present;
-    throw new UpdateError('SEVERED_MEMBER_MISSING', `severed member ${key} is not a command sequence`);
-  };
-}
+const SEQUENCE_KEYS = new Set([15, 16, 18, 20]);
 
 /**
  * Run `options.sections` of `env.manifest` on `platform`. Call `verifyEnvelope` first: this function does
@@ -34,7 +22,12 @@ function defaultResolver(env: SuitEnvelope): ((key: number) => CommandSequence) 
  */
 export async function processEnvelope(env: SuitEnvelope, platform: Platform, options: ProcessOptions): Promise<ProcessResult> {
   const opts: ProcessorOptions = { ...options, manifestDigest: env.digest, integrated: env.integrated };
-  const resolver = options.resolveSevered ?? defaultResolver(env);
-  if (resolver !== undefined) opts.resolveSevered = resolver;
+  opts.resolveSevered =
+    options.resolveSevered ??
+    ((key) => {
+      const seq = SEQUENCE_KEYS.has(key) ? getSevered(env, key as 15 | 16 | 18 | 20) : undefined;
+      if (seq === undefined) throw new UpdateError('SEVERED_MEMBER_MISSING', `section ${key} is not in the envelope`);
+      return seq;
+    });
   return new Processor(env.manifest, platform, opts).run();
 }

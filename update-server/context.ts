@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { ServerMetrics } from './metrics.js';
 import type { AuditEntry, AuditInput, DeviceRecord, ReleaseRecord, ReportRecord, StateStore } from './state/index.js';
 import type { ObjectStore } from './storage/port.js';
+import type { ReleaseVerifier } from './releases/verify.js';
 
 export interface ServerConfig {
   /** JSON/CBOR request body limit for management and device endpoints. */
@@ -48,6 +49,22 @@ export interface ServerContext {
   audit(entry: AuditInput, tx?: StateStore): Promise<AuditEntry>;
   /** True once graceful shutdown began (readyz answers 503). */
   shuttingDown(): boolean;
+  /** Envelope decode/verify/summary and key parsing (manifest/ adapter; tests inject fakes). */
+  verifier: ReleaseVerifier;
+  /** Extension points other parts fill in when their router is created. */
+  hooks: ServerHooks;
+}
+
+export interface PendingUpdateView { releaseId: string; sequence: number; source: string }
+
+export interface ServerHooks {
+  /**
+   * What the device would get on its next poll (rollouts/ sets this). Default: the latest
+   * non-deprecated release of its class if newer than what it runs (source 'latest').
+   */
+  pendingUpdate?(device: DeviceRecord, store: StateStore): Promise<PendingUpdateView | null>;
+  /** Called inside the release-creation transaction (e.g. to schedule deltas). */
+  onReleaseCreated?(release: ReleaseRecord, tx: StateStore): Promise<void>;
 }
 
 /** A minimal OpenAPI 3.1 fragment contributed by a mounted router. */

@@ -3,6 +3,8 @@
  * PATH.cose (public COSE_Key) and, for HSS-LMS, PATH.state + PATH.state.journal.
  * Refuses to overwrite any of them unless `force`.
  */
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
 import {
   UpdateError,
   COSE_ALG,
@@ -71,6 +73,8 @@ export function keyFilePaths(out: string, alg: KeygenAlg): KeygenResult['files']
 export async function generateKeyFiles(out: string, opts: KeygenOptions): Promise<KeygenResult> {
   const files = keyFilePaths(out, opts.alg);
   await refuseExisting(Object.values(files).filter((f): f is string => typeof f === 'string'), opts.force ?? false);
+  // A new key directory is private to its owner.
+  await fsp.mkdir(path.dirname(files.privateKey), { recursive: true, mode: 0o700 });
   let key: SigningKey;
   if (opts.alg === 'hss-lms') {
     const p = opts.lmsParams ?? { heights: [10], w: 8 };

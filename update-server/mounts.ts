@@ -4,7 +4,11 @@
  */
 import type { Mount } from './context.js';
 import { managementMount } from './management-api/index.js';
+import { rolloutsMount } from './rollouts/index.js';
+import { deviceApiMount } from './device-api/index.js';
 
 export const defaultMounts: readonly Mount[] = [
+  rolloutsMount,
+  deviceApiMount,
   managementMount,
 ];

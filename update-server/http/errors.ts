@@ -44,7 +44,8 @@ export function errorMiddleware(log: Logger): ErrorRequestHandler {
     const retry = e.details?.['retryAfterSeconds'];
     if (typeof retry === 'number') res.setHeader('Retry-After', String(Math.ceil(retry)));
     const message = e.code === 'INTERNAL' ? 'internal error' : e.message;
-    sendData(req, res, status, { error: { code: e.code, message } });
+    // Routers whose protocol defaults to CBOR (the device API) set res.locals.preferCbor.
+    sendData(req, res, status, { error: { code: e.code, message } }, { preferCbor: res.locals['preferCbor'] === true });
   };
 }
 

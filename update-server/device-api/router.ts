@@ -1,0 +1,221 @@
+/**
+ * `/device/v1`: the device protocol. CBOR (`application/cbor`) unless the device asks for JSON
+ * (`Accept: application/json` / a JSON body); byte strings are base64url in JSON. Errors are
+ * `{ error: { code, message } }` in the same format (the shared error handler, told to prefer CBOR).
+ */
+import { Router, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import { z } from 'zod';
+import { encodeCbor, UpdateError, type CborValue } from '../../manifest/index.js';
+import type { ServerContext } from '../context.js';
+import { parseBody } from '../http/negotiate.js';
+import { parseRangeHeader } from '../storage/index.js';
+import { REPORT_BODY_MAX, ReportBody } from './reports.js';
+import { deviceApi, type DeviceApi, type DeviceApiOptions, type PollAnswer } from './service.js';
+
+const CBOR = 'application/cbor';
+const JSON_TYPE = 'application/json';
+const AUTH_BODY_MAX = 4096;
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    device?: { id: string; tokenHash: string };
+  }
+}
+
+/** JSON only when the client asks for it and not for CBOR (cheap check on the hot path). */
+export function wantsJson(req: Request): boolean {
+  const a = req.headers.accept;
+  if (a === undefined || a === '' || a === '*/*') return false;
+  return a.includes(JSON_TYPE) && !a.includes(CBOR);
+}
+
+/** Plain JS → CBOR value (text-keyed maps; Uint8Array stays a byte string; undefined dropped). */
+function cborOf(v: unknown): CborValue {
+  if (v === null || v === undefined) return null;
+  if (v instanceof Uint8Array) return v;
+  if (Array.isArray(v)) return v.map(cborOf);
+  if (typeof v === 'object') {
+    const m = new Map<string, CborValue>();
+    for (const [k, x] of Object.entries(v as Record<string, unknown>)) if (x !== undefined) m.set(k, cborOf(x));
+    return m;
+  }
+  return v as CborValue;
+}
+
+function jsonOf(v: unknown): unknown {
+  if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64url');
+  if (Array.isArray(v)) return v.map(jsonOf);
+  if (v !== null && typeof v === 'object') {
+    const o: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v as Record<string, unknown>)) if (x !== undefined) o[k] = jsonOf(x);
+    return o;
+  }
+  return v;
+}
+
+export function send(req: Request, res: Response, status: number, body: unknown): void {
+  res.statusCode = status;
+  res.setHeader('Cache-Control', 'no-store');
+  if (wantsJson(req)) {
+    res.setHeader('Content-Type', 'application/json; charset=utf-8');
+    res.end(JSON.stringify(jsonOf(body)));
+  } else {
+    const buf = encodeCbor(cborOf(body));
+    res.setHeader('Content-Type', CBOR);
+    res.end(Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength));
+  }
+}
+
+const bytes = (min: number, max: number) => z.union([
+  z.instanceof(Uint8Array),
+  z.string().max(max * 2).regex(/^[A-Za-z0-9_-]*$/, 'base64url').transform((s) => new Uint8Array(Buffer.from(s, 'base64url'))),
+]).refine((b) => b.length >= min && b.length <= max, `must be ${min}..${max} bytes`);
+
+const DeviceId = z.string().min(1).max(128).regex(/^[\x21-\x7e]+$/, 'printable ASCII');
+export const ChallengeRequest = z.object({ deviceId: DeviceId }).strict();
+export const TokenRequest = z.object({ deviceId: DeviceId, challenge: bytes(32, 32), signature: bytes(64, 64) }).strict();
+
+const SEQ = /^(0|[1-9][0-9]{0,15})$/;
+const HEX64 = /^[0-9a-f]{64}$/;
+const UUIDISH = /^[0-9A-Za-z-]{1,64}$/;
+
+function pollQuery(req: Request): { seq: number | null; digest: string | null; classId: string | null } {
+  const q = req.query as Record<string, unknown>;
+  for (const k of Object.keys(q)) if (k !== 'seq' && k !== 'digest' && k !== 'class') throw new UpdateError('VALIDATION_FAILED', `unknown query parameter '${k}'`);
+  const s = q['seq'];
+  const dg = q['digest'];
+  const cl = q['class'];
+  if (s !== undefined && (typeof s !== 'string' || !SEQ.test(s) || !Number.isSafeInteger(Number(s)))) throw new UpdateError('VALIDATION_FAILED', 'seq must be a non-negative integer');
+  if (dg !== undefined && (typeof dg !== 'string' || !HEX64.test(dg))) throw new UpdateError('VALIDATION_FAILED', 'digest must be the sha256 of the current image, 64 lowercase hex');
+  if (cl !== undefined && (typeof cl !== 'string' || !UUIDISH.test(cl))) throw new UpdateError('VALIDATION_FAILED', 'class must be the class UUID');
+  return { seq: s === undefined ? null : Number(s), digest: (dg as string | undefined) ?? null, classId: (cl as string | undefined) ?? null };
+}
+
+/** Device bearer token → req.device; per-token rate limit. */
+function deviceAuth(api: DeviceApi): RequestHandler {
+  return (req, _res, next) => {
+    const h = req.headers.authorization;
+    if (typeof h !== 'string' || !h.startsWith('Bearer ')) return next(new UpdateError('AUTH_REQUIRED', 'a device bearer token is required'));
+    api.auth.resolve(h.slice(7)).then((r) => {
+      api.tokenLimiter.check(r.hash, 'token');
+      req.device = { id: r.deviceId, tokenHash: r.hash };
+      next();
+    }).catch(next);
+  };
+}
+
+function requireDevice(req: Request): { id: string } {
+  if (!req.device) throw new UpdateError('AUTH_REQUIRED', 'a device bearer token is required');
+  return req.device;
+}
+
+function pollHeaders(res: Response, a: PollAnswer): void {
+  res.setHeader('ETag', a.etag);
+  res.setHeader('X-Poll-After', String(a.pollAfter));
+  if (a.status === 'none' && a.retryAfter !== undefined) res.setHeader('Retry-After', String(a.retryAfter));
+}
+
+function etagMatches(req: Request, etag: string): boolean {
+  const inm = req.headers['if-none-match'];
+  if (typeof inm !== 'string') return false;
+  if (inm.trim() === '*') return true;
+  const bare = etag.replace(/^W\//, '');
+  return inm.split(',').some((t) => t.trim().replace(/^W\//, '') === bare);
+}
+
+export function deviceRouter(ctx: ServerContext, opts?: Partial<DeviceApiOptions>): Router {
+  const api = deviceApi(ctx, opts);
+  void api.init().catch((e: unknown) => ctx.log.error({ err: e }, 'device api init failed'));
+  const r = Router();
+  // Errors from this router are CBOR unless the device asked for JSON.
+  r.use((_req, res, next) => { res.locals['preferCbor'] = true; next(); });
+
+  // --- authentication (no token yet; rate-limited per device id) ---
+  r.post('/auth/challenge', parseBody(AUTH_BODY_MAX), async (req, res) => {
+    const body = ChallengeRequest.parse(req.body ?? {});
+    api.authLimiter.check(`c:${body.deviceId}`, 'device');
+    const c = await api.auth.challenge(body.deviceId);
+    send(req, res, 200, { challenge: c.challenge, expiresIn: c.expiresIn, sign: 'Ed25519 over CBOR ["suit-device-auth-v1", deviceId, challenge]' });
+  });
+  r.post('/auth/token', parseBody(AUTH_BODY_MAX), async (req, res) => {
+    const body = TokenRequest.parse(req.body ?? {});
+    api.authLimiter.check(`t:${body.deviceId}`, 'device');
+    const t = await api.auth.token(body.deviceId, body.challenge, body.signature);
+    send(req, res, 200, t);
+  });
+
+  const authed = deviceAuth(api);
+
+  // --- poll ---
+  r.get('/poll', authed, async (req, res) => {
+    const dev = requireDevice(req);
+    const q = pollQuery(req);
+    const a = await api.poll(dev.id, q);
+    ctx.metrics.polls.inc({ outcome: etagMatches(req, a.etag) ? 'not_modified' : a.status });
+    pollHeaders(res, a);
+    if (etagMatches(req, a.etag)) {
+      res.statusCode = 304;
+      res.end();
+      return;
+    }
+    const { etag: _e, ...body } = a as PollAnswer & { retryAfter?: number };
+    delete (body as { retryAfter?: number }).retryAfter;
+    send(req, res, 200, { v: 1, ...body });
+  });
+
+  // --- downloads: Range + resume, nothing written per request ---
+  const download = (kind: 'payload' | 'delta' | 'envelope') => async (req: Request, res: Response, next: NextFunction): Promise<void> => {
+    const dev = requireDevice(req);
+    const id = req.params['id'];
+    if (typeof id !== 'string' || (kind !== 'envelope' && !HEX64.test(id)) || (kind === 'envelope' && !HEX64.test(id))) throw new UpdateError('NOT_FOUND', 'no such object');
+    const key = await api.downloadKey(dev.id, kind, id);
+    const info = await ctx.objects.head(key);
+    if (!info) throw new UpdateError('NOT_FOUND', 'the object is not in the store');
+    const etag = `"${info.sha256 ?? id}"`;
+    let range = undefined;
+    try {
+      // If-Range: a range only applies to the same representation.
+      const ifRange = req.headers['if-range'];
+      range = ifRange === undefined || ifRange === etag ? parseRangeHeader(req.headers.range, info.size) : undefined;
+      if (range && range.start >= info.size) throw new UpdateError('RANGE_NOT_SATISFIABLE', `range starts past the end (${info.size} bytes)`);
+    } catch (e) {
+      res.setHeader('Content-Range', `bytes */${info.size}`);
+      throw e;
+    }
+    const got = await ctx.objects.get(key, range);
+    res.setHeader('Accept-Ranges', 'bytes');
+    res.setHeader('ETag', etag);
+    res.setHeader('Cache-Control', 'private, max-age=86400, immutable');
+    res.setHeader('Content-Type', kind === 'envelope' ? 'application/suit-envelope+cose' : 'application/octet-stream');
+    const len = got.end - got.start + 1;
+    res.setHeader('Content-Length', String(info.size === 0 ? 0 : len));
+    if (range) {
+      res.statusCode = 206;
+      res.setHeader('Content-Range', `bytes ${got.start}-${got.end}/${info.size}`);
+    } else res.statusCode = 200;
+    ctx.metrics.downloads.inc({ kind: range ? `${kind}_range` : kind });
+    ctx.metrics.downloadBytes.inc(info.size === 0 ? 0 : len);
+    if (req.method === 'HEAD') {
+      got.body.destroy();
+      res.end();
+      return;
+    }
+    got.body.on('error', (e) => next(new UpdateError('STORAGE_UNAVAILABLE', 'object read failed', { cause: e })));
+    got.body.pipe(res);
+  };
+  r.get('/payloads/:id', authed, download('payload'));
+  r.get('/deltas/:id', authed, download('delta'));
+  r.get('/releases/:id/envelope', authed, download('envelope'));
+
+  // --- reports ---
+  r.post('/assignments/:id/report', authed, parseBody(REPORT_BODY_MAX * 2), async (req, res) => {
+    const dev = requireDevice(req);
+    const id = req.params['id'];
+    if (typeof id !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(id)) throw new UpdateError('NOT_FOUND', 'no such assignment');
+    const body = ReportBody.parse(req.body ?? {});
+    const out = await api.report(dev.id, id, body);
+    send(req, res, 200, { assignment: { id: out.assignment.id, state: out.assignment.state }, recorded: out.changed, rolloutState: out.rolloutState });
+  });
+
+  return r;
+}

@@ -18,3 +18,5 @@ export { encodeReport, decodeReport, reportToCbor, reportFromCbor, recordToCbor,
 export type { SuitReport, SuitRecord, SuitReportFailure, SuitSystemProperties } from './report.js';
 export { MemoryPlatform } from './memory-platform.js';
 export type { MemoryPlatformOptions } from './memory-platform.js';
+export { DryRunPlatform, dryRunEnvelope, describeSequence, describeManifest, UPDATE_AND_INVOKE } from './dry-run.js';
+export type { DryRunOperation, DryRunOptions } from './dry-run.js';

@@ -84,6 +84,14 @@ export interface Platform {
    */
   digest(id: ComponentId, alg: number, length?: number): Promise<SuitDigest | undefined>;
 
+  /**
+   * Optional: decide suit-condition-image-match (and image-not-match) itself, e.g. by hashing flash while
+   * streaming and comparing with `expected` (constant time), or, in a dry run, by assuming the outcome.
+   * `size` is the image-size parameter when set. When absent the processor compares `size()` and
+   * `digest()` itself.
+   */
+  matchImage?(id: ComponentId, expected: SuitDigest, size: number | undefined, ctx: CommandContext): Promise<boolean>;
+
   /** Replace the component's content (suit-directive-write: `content` parameter, or a decrypted stream). */
   write(id: ComponentId, data: ByteSource, ctx: CommandContext): Promise<void>;
 

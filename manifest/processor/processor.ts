@@ -764,16 +764,17 @@ export class Processor {
   private async imageMatches(cmd: Command, idx: number): Promise<boolean> {
     const want = this.need(idx, PARAM.IMAGE_DIGEST, cmd, isDigest, 'image-digest');
     const sizeParam = this.paramsOf(idx).get(PARAM.IMAGE_SIZE);
-    const id = this.componentId(idx, cmd);
-    let length: number | undefined;
+    let size: number | undefined;
     if (sizeParam !== undefined) {
       const s = toBig(sizeParam);
-      if (s === undefined) throw new UpdateError('MANIFEST_MALFORMED', 'image-size must be an unsigned integer');
-      const have = await this.platform.size(id);
-      if (have === undefined || BigInt(have) !== s) return false;
-      length = have;
+      if (s === undefined || s < 0n || s > BigInt(Number.MAX_SAFE_INTEGER)) throw new UpdateError('MANIFEST_MALFORMED', 'image-size must be an unsigned integer');
+      size = Number(s);
     }
-    const d = await this.platform.digest(id, want.alg, length);
+    const id = this.componentId(idx, cmd);
+    if (this.platform.matchImage) return this.platform.matchImage(id, want, size, this.ctx(idx, cmd));
+    // §8.4.9.2: digest of the component (over image-size bytes when set) equals image-digest.
+    if (size !== undefined && (await this.platform.size(id)) !== size) return false;
+    const d = await this.platform.digest(id, want.alg, size);
     return d !== undefined && digestsEqual(d, want);
   }
 

@@ -9,6 +9,14 @@ export {
   algorithmsForKeyType,
   type SignatureAlgorithm,
   type KeyType,
+  HssLmsSigner,
+  hssVerify,
+  lmsVerify,
+  LMS_TYPES,
+  LMOTS_TYPES,
+  type HssLmsParams,
+  type HssLmsState,
+  type HssLmsSignerOptions,
 } from './algorithms/index.js';
 export * from './keys/index.js';
 export {

@@ -165,13 +165,14 @@ export function buildProgram(io: CliIo, state: { exit: number }): Command {
       .option('--key <file>', 'private key PEM (repeat for several keys)', collect, [])
       .requiredOption('-o, --output <file>', 'signed envelope')
       .option('--passphrase-file <file>', 'passphrase of encrypted keys')
+      .option('--legacy-alg-ids', 'use ES256 (-7) / EdDSA (-8) instead of ESP256 (-9) / Ed25519 (-19), for verifiers that predate RFC 9864')
       .option('--force', 'overwrite the output')
       .option('--json', 'print JSON')
       .action(
-        run(async (out, input: string, opts: { key: string[]; output: string; passphraseFile?: string; force?: boolean }) => {
+        run(async (out, input: string, opts: { key: string[]; output: string; passphraseFile?: string; legacyAlgIds?: boolean; force?: boolean }) => {
           if (opts.key.length === 0) throw new UpdateError('USAGE', 'sign needs at least one --key');
           const passphrase = opts.passphraseFile ? await readPassphraseFile(abs(opts.passphraseFile)) : undefined;
-          const r = await signEnvelopeFile(abs(input), opts.key.map(abs), abs(opts.output), { ...(passphrase !== undefined ? { passphrase } : {}), force: opts.force ?? false });
+          const r = await signEnvelopeFile(abs(input), opts.key.map(abs), abs(opts.output), { ...(passphrase !== undefined ? { passphrase } : {}), legacyAlgIds: opts.legacyAlgIds ?? false, force: opts.force ?? false });
           const { envelope: _e, ...rest } = r;
           out.result(
             { output: opts.output, ...rest, added: r.added.map(({ file: _f, ...a }) => a) },
@@ -248,12 +249,13 @@ export function buildProgram(io: CliIo, state: { exit: number }): Command {
       .argument('<in>', 'envelope (binary or hex)')
       .option('--key <file>', 'trusted public key (PEM, COSE_Key); repeat', collect, [])
       .option('--threshold <k>', 'distinct keys that must have signed', '1')
+      .option('--mac-key <file>', 'HMAC-256 secret for COSE_Mac0 envelopes (raw bytes; a .hex file as hex); repeat', collect, [])
       .option('--revoked <kid>', 'key id that no longer counts; repeat', collect, [])
       .option('--json', 'print {"ok":true,"signers":[…]} or {"ok":false,"code","message"}')
       .action(
-        run(async (out, input: string, opts: { key: string[]; threshold: string; revoked: string[] }) => {
+        run(async (out, input: string, opts: { key: string[]; macKey: string[]; threshold: string; revoked: string[] }) => {
           if (!/^\d+$/.test(opts.threshold)) throw new UpdateError('USAGE', `--threshold "${opts.threshold}" is not a positive integer`);
-          const r = await verifyEnvelopeFile(abs(input), opts.key.map(abs), { threshold: Number(opts.threshold), ...(opts.revoked.length ? { revokedKids: opts.revoked } : {}) });
+          const r = await verifyEnvelopeFile(abs(input), opts.key.map(abs), { threshold: Number(opts.threshold), macKeyFiles: opts.macKey.map(abs), ...(opts.revoked.length ? { revokedKids: opts.revoked } : {}) });
           out.result({ signers: r.signers, threshold: r.threshold, blocks: r.blocks }, [`OK: ${input} verified, ${r.signers.length} of the given keys signed (threshold ${r.threshold})`, ...r.signers.map((s) => `  signer ${s}`)].join('\n'));
         }),
       ),

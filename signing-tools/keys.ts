@@ -39,7 +39,7 @@ export interface LoadedSigningKey {
 }
 
 /** Load a private key PEM (encrypted or not). Errors name the file and never include key bytes. */
-export async function loadSigningKey(file: string, opts: { passphrase?: string; statePath?: string } = {}): Promise<LoadedSigningKey> {
+export async function loadSigningKey(file: string, opts: { passphrase?: string; statePath?: string; legacyAlgIds?: boolean } = {}): Promise<LoadedSigningKey> {
   const bytes = await readInput(file, 'private key file', 1024 * 1024);
   const text = Buffer.from(bytes).toString('utf8');
   let key: SigningKey;
@@ -53,6 +53,9 @@ export async function loadSigningKey(file: string, opts: { passphrase?: string; 
       throw new UpdateError(e.code, `private key ${file}: ${e.message}`, { cause: e });
     }
     throw new UpdateError('KEY_MALFORMED', `private key ${file} cannot be read`, { cause: e });
+  }
+  if (opts.legacyAlgIds && (key.kty === 'OKP' || key.kty === 'EC2')) {
+    key = parsePrivateKey(text, { ...(opts.passphrase !== undefined ? { passphrase: opts.passphrase } : {}), alg: key.kty === 'OKP' ? COSE_ALG.EDDSA : COSE_ALG.ES256 });
   }
   if (key.alg === COSE_ALG.HSS_LMS || isStatefulKey(key)) {
     const statePath = opts.statePath ?? statePathForKey(file);

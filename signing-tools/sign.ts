@@ -57,6 +57,8 @@ export async function signEnvelopeWith(env: SuitEnvelope, keys: LoadedSigningKey
 
 export interface SignFileOptions {
   passphrase?: string;
+  /** Sign with ES256 (-7) / EdDSA (-8), the ids before RFC 9864 (same keys and signatures). */
+  legacyAlgIds?: boolean;
   force?: boolean;
 }
 
@@ -71,7 +73,9 @@ export async function signEnvelopeFile(input: string, keyFiles: string[], output
     throw e;
   }
   const keys: LoadedSigningKey[] = [];
-  for (const f of keyFiles) keys.push(await loadSigningKey(f, opts.passphrase !== undefined ? { passphrase: opts.passphrase } : {}));
+  for (const f of keyFiles) {
+    keys.push(await loadSigningKey(f, { ...(opts.passphrase !== undefined ? { passphrase: opts.passphrase } : {}), legacyAlgIds: opts.legacyAlgIds ?? false }));
+  }
   if (!opts.force && input !== output) {
     const { refuseExisting } = await import('./fsutil.js');
     await refuseExisting([output], false);

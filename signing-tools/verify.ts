@@ -1,10 +1,13 @@
 /** `suit-sign verify`: digest, every signature, k-of-n distinct trusted keys, severed members. */
-import { UpdateError, verifyEnvelope, type TrustedKey } from '../manifest/index.js';
+import { UpdateError, macKey, verifyEnvelope, type TrustedKey } from '../manifest/index.js';
+import { readInput } from './fsutil.js';
 import { readEnvelopeFile } from './envelope-file.js';
 import { loadTrustedKey } from './keys.js';
 
 export interface VerifyOptions {
   threshold?: number;
+  /** Files holding HMAC-256 secrets (COSE_Mac0 authentication): raw bytes, or hex text. */
+  macKeyFiles?: string[];
   revokedKids?: string[];
 }
 
@@ -15,9 +18,11 @@ export interface VerifyResult {
 }
 
 export async function verifyEnvelopeFile(file: string, keyFiles: string[], opts: VerifyOptions = {}): Promise<VerifyResult> {
-  if (keyFiles.length === 0) throw new UpdateError('USAGE', 'no --key given: name the public keys you trust');
+  const macFiles = opts.macKeyFiles ?? [];
+  if (keyFiles.length === 0 && macFiles.length === 0) throw new UpdateError('USAGE', 'no --key given: name the public keys you trust');
   const keys: TrustedKey[] = [];
   for (const f of keyFiles) keys.push(await loadTrustedKey(f));
+  for (const f of macFiles) keys.push(macKey(await readMacSecret(f)).publicKey());
   return verifyEnvelopeBytesWith(file, keys, opts);
 }
 
@@ -39,4 +44,17 @@ export async function verifyEnvelopeBytesWith(file: string, keys: TrustedKey[], 
     if (e instanceof UpdateError) throw new UpdateError(e.code, `${file}: ${e.message}`, { cause: e, ...(e.details ? { details: e.details } : {}) });
     throw e;
   }
+}
+
+/** A MAC secret file: the raw secret bytes; a `.hex` file holds them as hex text. */
+export async function readMacSecret(file: string): Promise<Uint8Array> {
+  const raw = await readInput(file, 'MAC key file', 4096);
+  let secret = raw;
+  if (file.toLowerCase().endsWith('.hex')) {
+    const text = Buffer.from(raw).toString('latin1').replace(/\s+/g, '');
+    if (!/^([0-9a-fA-F]{2})+$/.test(text)) throw new UpdateError('KEY_MALFORMED', `MAC key ${file} is not hex`);
+    secret = new Uint8Array(Buffer.from(text, 'hex'));
+  }
+  if (secret.length < 16) throw new UpdateError('KEY_MALFORMED', `MAC key ${file} is shorter than 16 bytes`);
+  return secret;
 }

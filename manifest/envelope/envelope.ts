@@ -147,7 +147,7 @@ export function decodeEnvelope(bytes: Uint8Array, opts: DecodeEnvelopeOptions = 
   if (!digest || !digestBytes || !authBlocks) throw envBad('authentication wrapper (2) is missing');
   if (!manifestContent || !manifestBstr) throw envBad('manifest (3) is missing');
 
-  const manifest = decodeManifest(manifestContent, opts);
+  const manifest = decodeManifest(manifestContent, { ...opts, limits: { ...opts.limits, maxEnvelopeBytes: maxBytes } });
 
   // Shape of each severed member, and a matching digest slot in the manifest (the digest itself is
   // checked by checkSeveredMembers, after the signature).

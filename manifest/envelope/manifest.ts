@@ -572,6 +572,12 @@ export function manifestFromCbor(v: CborValue, bytes: Uint8Array, opts: DecodeMa
 export function decodeManifest(bytes: Uint8Array, opts: DecodeManifestOptions = {}): SuitManifest {
   if (!(bytes instanceof Uint8Array)) throw new UpdateError('MANIFEST_MALFORMED', 'manifest is not a byte array');
   const ctx = new Ctx(opts);
+  // Limit before decoding: a standalone manifest is bounded like the envelope that would carry it.
+  if (bytes.length > ctx.limits.maxEnvelopeBytes) {
+    throw new UpdateError('INPUT_TOO_LARGE', `manifest is ${bytes.length} bytes; the limit is ${ctx.limits.maxEnvelopeBytes}`, {
+      details: { size: bytes.length, limit: ctx.limits.maxEnvelopeBytes },
+    });
+  }
   const v = ctx.inner(bytes, 'manifest');
   return manifestFromCbor(v, bytes, opts);
 }

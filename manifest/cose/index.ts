@@ -62,3 +62,18 @@ export {
   type VerifyEnvelopeResult,
   type BlockStatus,
 } from './envelope-auth.js';
+export {
+  encodeAnchorStatement,
+  decodeAnchorStatement,
+  signAnchorStatement,
+  verifyAnchorStatement,
+  verifyInitialAnchorSet,
+  verifyAnchorChain,
+  verifyEnvelopeWithAnchors,
+  keysWithRole,
+  ANCHORS_CONTENT_TYPE,
+  type AnchorSet,
+  type AnchorSetInput,
+  type AnchorStatement,
+  type AnchorOwner,
+} from './anchors.js';

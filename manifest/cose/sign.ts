@@ -92,10 +92,14 @@ export function createMac0(payload: Uint8Array, key: SigningKey, opts: SignOptio
   return encodeMac0({ ...h, payload: opts.detached ? null : payload, tag: key.sign(tbs) });
 }
 
-/** COSE_Sign_Tagged with one COSE_Signature per key (empty body protected header). */
-export function signSign(payload: Uint8Array, keys: SigningKey[], opts: SignOptions & { detached?: boolean } = {}): Uint8Array {
+/** COSE_Sign_Tagged with one COSE_Signature per key (body protected header empty unless given). */
+export function signSign(
+  payload: Uint8Array,
+  keys: SigningKey[],
+  opts: SignOptions & { detached?: boolean; bodyProtected?: Uint8Array } = {},
+): Uint8Array {
   if (keys.length === 0) throw new UpdateError('USAGE', 'COSE_Sign needs at least one signer');
-  const bodyProtected = new Uint8Array(0);
+  const bodyProtected = opts.bodyProtected ?? new Uint8Array(0);
   const signatures = keys.map((key) => {
     const a = getAlgorithm(key.alg);
     if (a.kind !== 'signature') throw new UpdateError('USAGE', `${a.name} is a MAC and cannot sign a COSE_Sign`);

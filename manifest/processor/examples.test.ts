@@ -221,3 +221,53 @@ describe('draft examples on a test platform', () => {
     }
   });
 });
+
+describe('trust-domains examples (dependencies)', () => {
+  const dependentBytes = fromHex(readFileSync(`${DIR}/trust-domains/example0_dependent.hex`, 'utf8').trim());
+  const text = (s: string) => new TextEncoder().encode(s);
+  const DEP: ComponentId = [text('dependent.suit')];
+  const ROOT0: ComponentId = [text('10')];
+
+  async function runDependent(name: string, remote: boolean) {
+    const p = new MemoryPlatform({ dependencies: true, remote: remote ? new Map([['http://example.com/dependent.suit', dependentBytes]]) : new Map() });
+    const r = await processEnvelope(load(`trust-domains/${name}`), p, { sections: ['dependency-resolution', 'payload-fetch', 'install', 'validate', 'invoke'] });
+    return { p, r };
+  }
+
+  it('example 1: fetch the dependency, check its manifest digest, process its install, then our own', async () => {
+    const { p, r } = await runDependent('example1_process.hex', true);
+    expect(r.error).toBeUndefined();
+    expect(p.content(DEP)).toEqual(dependentBytes);
+    expect(new TextDecoder().decode(p.content([...DEP, text('00')]))).toBe('hello world');
+    expect(new TextDecoder().decode(p.content(ROOT0))).toBe(' in multiple trust domains');
+    expect(p.calls).toContain(`invoke ${componentIdKey(ROOT0)} args ${Buffer.from('cat 00 10').toString('hex')}`);
+    // the dependency's write (policy 15) is recorded with manifest-id [1]
+    expect(r.report.records.filter((x) => x.manifestId.length === 1 && x.manifestId[0] === 1)).toHaveLength(1);
+    expect(r.report.records.some((x) => x.section === 15 && x.componentIndex === 1 && x.properties.has(PARAM.IMAGE_DIGEST))).toBe(true);
+    roundTrip(r.report);
+  });
+
+  it('example 2: the dependency is integrated in the envelope (#dependent.suit)', async () => {
+    const { p, r } = await runDependent('example2_integrated.hex', false);
+    expect(r.error).toBeUndefined();
+    expect(p.calls.some((c) => c.startsWith('fetch'))).toBe(false);
+    expect(new TextDecoder().decode(p.content([...DEP, text('00')]))).toBe('hello world');
+  });
+
+  it('example 1 without dependency support → COMMAND_UNSUPPORTED at dependency-integrity', async () => {
+    const p = new MemoryPlatform({ remote: new Map([['http://example.com/dependent.suit', dependentBytes]]) });
+    const r = await processEnvelope(load('trust-domains/example1_process.hex'), p, { sections: ['dependency-resolution', 'install'] });
+    expect(r.error?.code).toBe('COMMAND_UNSUPPORTED');
+    const res = r.report.result;
+    if (res === true) throw new Error('expected failure');
+    expect(res.record).toMatchObject({ section: 20, componentIndex: 1 });
+  });
+
+  it('a tampered dependency fails image-match in dependency-resolution', async () => {
+    const bad = dependentBytes.slice();
+    bad[bad.length - 1] = bad[bad.length - 1]! ^ 1; // inside the manifest's install sequence
+    const p = new MemoryPlatform({ dependencies: true, remote: new Map([['http://example.com/dependent.suit', bad]]) });
+    const r = await processEnvelope(load('trust-domains/example1_process.hex'), p, { sections: ['dependency-resolution'] });
+    expect(r.error?.code).toBe('IMAGE_MISMATCH');
+  });
+});

@@ -10,8 +10,8 @@ export type {
 export { componentIdKey, formatComponentId } from './platform.js';
 export { Processor, versionMatches, reasonFor, DEFAULT_MAX_STEPS, DEFAULT_MAX_COMPONENTS } from './processor.js';
 export type { ProcessorOptions, ProcessResult, RollbackPolicy, TraceEntry } from './processor.js';
-export { processEnvelope } from './process-envelope.js';
-export type { ProcessOptions } from './process-envelope.js';
+export { processEnvelope, processDependencyEnvelope, prefixedPlatform } from './process-envelope.js';
+export type { ProcessOptions, DependencyOptions } from './process-envelope.js';
 export { SECTIONS, sectionName } from './names.js';
 export type { SectionName } from './names.js';
 export { encodeReport, decodeReport, reportToCbor, reportFromCbor, recordToCbor, paramToCbor, paramFromCbor, parametersToCbor, REPORT_MAX_BYTES } from './report.js';

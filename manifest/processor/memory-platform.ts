@@ -5,8 +5,10 @@
  * from a URI → bytes table. Every call is logged in `calls`.
  */
 import { UpdateError } from '../errors.js';
-import type { ComponentId, SuitDigest } from '../model.js';
-import { computeDigest } from '../envelope/index.js';
+import type { ComponentId, SuitDigest, SuitEnvelope } from '../model.js';
+import { checkManifestDigest, computeDigest, decodeEnvelope, digestEquals } from '../envelope/index.js';
+import { processDependencyEnvelope } from './process-envelope.js';
+import type { SuitRecord } from './report.js';
 import { componentIdKey, type ByteSource, type CommandContext, type CustomCommandHandler, type DependencyRequest, type IdentityValue, type Platform } from './platform.js';
 
 export interface MemoryPlatformOptions {
@@ -26,8 +28,13 @@ export interface MemoryPlatformOptions {
   /** Chunk size used to copy fetched payloads into storage (default 4096). */
   chunkSize?: number;
   customCommands?: Map<number, CustomCommandHandler>;
-  /** Support dependency commands (accepting every dependency whose pinned/real digest matches). */
+  /**
+   * Support dependency-integrity / process-dependency: the dependency component holds a SUIT_Envelope whose
+   * manifest digest must match; process-dependency runs it on this platform (through its prefix).
+   */
   dependencies?: boolean;
+  /** Authenticate a dependency envelope (default: none — tests only). */
+  verifyDependency?: (env: SuitEnvelope) => void | Promise<void>;
 }
 
 async function collect(src: ByteSource): Promise<Uint8Array> {
@@ -60,7 +67,7 @@ export class MemoryPlatform implements Platform {
   currentVersion?: (id: ComponentId) => Promise<readonly number[] | undefined>;
   now?: () => Promise<number | bigint | undefined>;
   dependencyIntegrity?: (id: ComponentId, expected: SuitDigest, ctx: CommandContext) => Promise<boolean>;
-  processDependency?: (req: DependencyRequest) => Promise<void>;
+  processDependency?: (req: DependencyRequest) => Promise<void | SuitRecord[]>;
 
   constructor(readonly opts: MemoryPlatformOptions = {}) {
     if (opts.customCommands) this.customCommands = opts.customCommands;
@@ -81,12 +88,21 @@ export class MemoryPlatform implements Platform {
       this.now = async () => t;
     }
     if (opts.dependencies) {
+      // trust-domains: the stored dependency is a SUIT_Envelope; its manifest digest is what is referenced.
       this.dependencyIntegrity = async (id, expected) => {
-        const d = await this.digest(id, expected.alg);
-        return d !== undefined && d.alg === expected.alg && Buffer.from(d.bytes).equals(Buffer.from(expected.bytes));
+        try {
+          const env = decodeEnvelope(await this.read(id));
+          checkManifestDigest(env);
+          if (opts.verifyDependency) await opts.verifyDependency(env);
+          return digestEquals(env.digest, expected);
+        } catch (e) {
+          if (e instanceof UpdateError) return false;
+          throw e;
+        }
       };
       this.processDependency = async (req) => {
         this.calls.push(`process-dependency ${componentIdKey(req.componentId)} section ${req.section}`);
+        return processDependencyEnvelope(this, req, opts.verifyDependency ? { verify: opts.verifyDependency } : {});
       };
     }
   }

@@ -23,6 +23,7 @@
  */
 import type { CborValue, Tagged } from '../cbor.js';
 import type { ComponentId, ParamValue, SuitDigest } from '../model.js';
+import type { SuitRecord } from './report.js';
 
 /** A vendor/class/device identifier as the device knows it: a 16-byte UUID, or a CBOR PEN #6.112(bstr) for vendors. */
 export type IdentityValue = Uint8Array | Tagged;
@@ -177,10 +178,11 @@ export interface Platform {
    * suit-directive-process-dependency: run section `req.section` of the dependency manifest stored in
    * `req.componentId` (the processor has already checked that the component is a dependency and that
    * dependency-integrity passed in this manifest). Typically the platform calls `processEnvelope` on it
-   * with `manifestId: [...req.manifestId, req.componentIndex]`. Throw `DEPENDENCY_FAILED` on failure.
-   * Absent ⇒ COMMAND_UNSUPPORTED.
+   * with `manifestId: [...req.manifestId, req.componentIndex]` (see `processDependencyEnvelope`).
+   * May return the dependency's report records, which the processor appends to its own report.
+   * Throw `DEPENDENCY_FAILED` on failure. Absent ⇒ COMMAND_UNSUPPORTED.
    */
-  processDependency?(req: DependencyRequest): Promise<void>;
+  processDependency?(req: DependencyRequest): Promise<void | SuitRecord[]>;
 
   /** suit-directive-unlink (trust-domains): drop this manifest's reference to the component. Absent ⇒ COMMAND_UNSUPPORTED. */
   unlink?(id: ComponentId, ctx: CommandContext): Promise<void>;

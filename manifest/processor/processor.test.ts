@@ -1,9 +1,10 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { Tagged } from '../cbor.js';
+import { Tagged, fromHex } from '../cbor.js';
 import { ERRORS } from '../errors.js';
 import { CMD, PARAM, REPORT_REASON } from '../keys.js';
 import { computeDigest } from '../envelope/index.js';
-import type { SuitManifest } from '../model.js';
+import type { SuitDigest, SuitManifest } from '../model.js';
 import { MemoryPlatform, type MemoryPlatformOptions } from './memory-platform.js';
 import { componentIdKey } from './platform.js';
 import { Processor, versionMatches, type ProcessorOptions } from './processor.js';
@@ -499,13 +500,15 @@ describe('dependencies (trust-domains)', () => {
   });
 
   it('process-dependency needs platform support and a passed dependency-integrity', async () => {
-    const env = new Uint8Array([1, 2, 3]);
-    const d = computeDigest(-16, env);
+    const env = fromHex(readFileSync('/work/shared/vectors/suit/trust-domains/example0_dependent.hex', 'utf8').trim());
+    const d: SuitDigest = { alg: -16, bytes: fromHex('0f02caf6d3e61920d36bf3cea7f862a13bb8fb1f09c3f4c29b121feab78ef3d8') };
     const m = manifest({
       dependencies: deps,
-      validate: seq({ idx: 1 }, { override: [[PARAM.IMAGE_DIGEST, d]] }, [CMD.DEPENDENCY_INTEGRITY], [CMD.PROCESS_DEPENDENCY]),
+      validate: seq({ idx: 1 }, { override: [[PARAM.IMAGE_DIGEST, d]] }, [CMD.IMAGE_MATCH], [CMD.DEPENDENCY_INTEGRITY], [CMD.PROCESS_DEPENDENCY]),
     });
-    expect((await run(m, platform())).error?.code).toBe('COMMAND_UNSUPPORTED');
+    const plain = platform();
+    plain.install(depId, env);
+    expect((await run(m, plain)).error?.code).toBe('COMMAND_UNSUPPORTED');
     const p = platform({ dependencies: true });
     p.install(depId, env);
     expect((await run(m, p)).ok).toBe(true);
@@ -514,6 +517,8 @@ describe('dependencies (trust-domains)', () => {
     expect((await run(noIntegrity, p)).error?.code).toBe('DEPENDENCY_FAILED');
     const wrong = new MemoryPlatform({ dependencies: true });
     wrong.install(depId, new Uint8Array([9]));
-    expect((await run(m, wrong)).error?.code).toBe('DEPENDENCY_FAILED');
+    expect((await run(m, wrong)).error?.code).toBe('IMAGE_MISMATCH');
+    const noImageMatch = manifest({ dependencies: deps, validate: seq({ idx: 1 }, { override: [[PARAM.IMAGE_DIGEST, d]] }, [CMD.DEPENDENCY_INTEGRITY]) });
+    expect((await run(noImageMatch, wrong)).error?.code).toBe('DEPENDENCY_FAILED');
   });
 });

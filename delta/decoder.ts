@@ -4,7 +4,8 @@
 import { sha256 } from '@noble/hashes/sha2.js';
 import { UpdateError } from '../manifest/errors.js';
 import { HEADER_LEN, type PatchHeader, crc32Update, parseHeader } from './format.js';
-import { CTX, MAX_DECISIONS_PER_STEP, N_PROBS, OFF_LIT, OFF_REP, OFF_V, OFF_ZSIGN, decInt, decRun, decTree } from './model.js';
+import { FLAG_N, FLAG_WSETS, FLAG_INPUTS, FlagModel, FLAG_COUNTER_INIT, FLAG_W_INIT } from './flag.js';
+import { CTX, MAX_DECISIONS_PER_STEP, N_PROBS, OFF_LIT, OFF_REP, OFF_V, OFF_ZSIGN, SINCE_MAX, decInt, decTree } from './model.js';
 import { PROB_INIT, RangeDecoder } from './rc.js';
 
 /** Patch bytes buffered by the decoder. A step consumes at most one byte per decision. */
@@ -12,8 +13,12 @@ const IN_CAP = 256;
 const STEP_MIN = MAX_DECISIONS_PER_STEP;
 /** Small cache of old-image bytes (a device with memory-mapped flash could skip it). */
 const OLD_BUF = 64;
-/** Scalars of the decoder state (positions, counters, coder registers), generously rounded. */
-const STATE_BYTES = 96;
+/** Scalars of the decoder state (positions, counters, coder registers, flag history), generously rounded. */
+const STATE_BYTES = 128;
+/** Flag model: counters (u16) + mixer weights (i32) + per-prediction scratch (indices, stretches). */
+const FLAG_BYTES = FLAG_N * 2 + FLAG_WSETS * FLAG_INPUTS * 4 + FLAG_INPUTS * 8;
+/** Adaptive state that a page-boundary snapshot must carry. */
+const MODEL_BYTES = N_PROBS * 2 + FLAG_BYTES;
 /** SHA-256 context when the decoder hashes the precursor itself (state + block + schedule). */
 const HASH_CTX_BYTES = 8 * 4 + 64 + 64 * 4 + 16;
 
@@ -26,11 +31,6 @@ const enum Phase {
   DIFF = 2,
   EXTRA = 3,
   DONE = 4,
-}
-const enum Sub {
-  RUN = 0,
-  COPY = 1,
-  VALUE = 2,
 }
 
 export interface DeltaDecoderOptions {
@@ -54,7 +54,7 @@ export interface DeltaDecoderOptions {
 
 /** JSON-serialisable decoder state; byte arrays are base64. */
 export interface DeltaDecoderState {
-  v: 1;
+  v: 2;
   pageSize: number;
   oldSize: number;
   newSize: number;
@@ -69,11 +69,10 @@ export interface DeltaDecoderState {
   remDiff: number;
   remExtra: number;
   seek: number;
-  sub: number;
-  zrun: number;
-  curRun: number;
-  first: boolean;
-  lastRunZero: boolean;
+  /** Changed-byte flags of the previous 32 output bytes (bit 0 = previous byte). */
+  hist: number;
+  since: number;
+  dist: number;
   prevSign: number;
   lastByte: number;
   /** Last changed-byte value per new-offset alignment. */
@@ -83,6 +82,10 @@ export interface DeltaDecoderState {
   code: number;
   /** Adaptive probabilities, little-endian u16, base64. */
   probs: string;
+  /** Flag-model counters, little-endian u16, base64. */
+  flagCounters: string;
+  /** Flag-model mixer weights. */
+  flagWeights: number[];
   /** Bytes of the current, not yet written page (empty at a page boundary), base64. */
   pending: string;
 }
@@ -95,7 +98,7 @@ export interface DeltaResult {
 /** RAM the decoder needs for a given page size (probabilities + page + input + old cache + state). */
 export function decoderRamBytes(pageSize: number, hashesOld = false): number {
   // the hash context is released before the probabilities and the page buffer are allocated
-  return IN_CAP + OLD_BUF + STATE_BYTES + Math.max(hashesOld ? HASH_CTX_BYTES : 0, N_PROBS * 2 + pageSize);
+  return IN_CAP + OLD_BUF + STATE_BYTES + Math.max(hashesOld ? HASH_CTX_BYTES : 0, MODEL_BYTES + pageSize);
 }
 
 function b64(u: Uint8Array): string {
@@ -142,11 +145,10 @@ export class DeltaDecoder {
   private remDiff = 0;
   private remExtra = 0;
   private seek = 0;
-  private sub: Sub = Sub.RUN;
-  private zrun = 0;
-  private curRun = 0;
-  private first = true;
-  private lastRunZero = false;
+  private hist = 0;
+  private since = 0;
+  private dist = 0;
+  private flag: FlagModel | undefined;
   private prevSign = 0;
   private lastByte = 0;
   private crc = 0;
@@ -255,7 +257,7 @@ export class DeltaDecoder {
       case Phase.CTRL:
         return this.outPos < this.header!.newSize;
       case Phase.DIFF:
-        return this.remDiff > 0 && this.sub !== Sub.COPY;
+        return this.remDiff > 0;
       case Phase.EXTRA:
         return this.remExtra > 0;
       default:
@@ -284,6 +286,16 @@ export class DeltaDecoder {
     if (k >= 0 && k < this.oldBufLen) return this.oldBuf[k]!;
     this.fillOld(pos);
     return this.oldBuf[0]!;
+  }
+
+  /** Old byte for a context: 0 outside the image; the cache window starts a few bytes back. */
+  private oldCtx(pos: number): number {
+    if (pos < 0 || pos >= this.header!.oldSize) return 0;
+    const k = pos - this.oldBufStart;
+    if (k >= 0 && k < this.oldBufLen) return this.oldBuf[k]!;
+    const start = pos >= 4 ? pos - 4 : 0;
+    this.fillOld(start);
+    return this.oldBuf[pos - start]!;
   }
 
   private fillOld(pos: number): void {
@@ -345,8 +357,9 @@ export class DeltaDecoder {
         details: { expected: hex(h.oldDigest), actual: hex(digest) },
       });
     this.header = h;
-    this.account(N_PROBS * 2);
+    this.account(MODEL_BYTES);
     this.probs = new Uint16Array(N_PROBS).fill(PROB_INIT);
+    this.flag = new FlagModel(new Uint16Array(FLAG_N).fill(FLAG_COUNTER_INIT), new Int32Array(FLAG_WSETS * FLAG_INPUTS).fill(FLAG_W_INIT));
     this.account(this.pageSize);
     this.page = new Uint8Array(this.pageSize);
     if (!this.rc.init()) throw malformed('bad range-coder start');
@@ -376,9 +389,6 @@ export class DeltaDecoder {
     this.remDiff = x;
     this.remExtra = y;
     this.seek = z;
-    this.sub = Sub.RUN;
-    this.first = true;
-    this.lastRunZero = false;
     this.phase = Phase.DIFF;
   }
 
@@ -388,45 +398,31 @@ export class DeltaDecoder {
       return;
     }
     const p = this.probs;
-    switch (this.sub) {
-      case Sub.RUN: {
-        const r = decRun(this.rc, p, this.first ? CTX.RUN0 : this.lastRunZero ? CTX.RUN1 : CTX.RUN2);
-        if (r > this.remDiff) throw malformed('zero run longer than the diff region');
-        this.curRun = r;
-        this.zrun = r;
-        this.sub = r > 0 ? Sub.COPY : Sub.VALUE;
-        return;
-      }
-      case Sub.COPY: {
-        let n = Math.min(this.zrun, this.pageSize - (this.outPos - this.pageStart));
-        let crc = ~this.crc >>> 0;
-        while (n-- > 0) {
-          const b = this.oldByte(this.oldPos++);
-          this.put(b);
-          crc = crcStep(crc, b);
-          this.zrun--;
-          this.remDiff--;
-        }
-        this.crc = ~crc >>> 0;
-        if (this.zrun === 0) this.sub = this.remDiff > 0 ? Sub.VALUE : Sub.RUN;
-        return;
-      }
-      case Sub.VALUE: {
-        const vctx = (!this.first && this.curRun === 0 ? 4 : 0) + (this.outPos & 3);
-        const a = this.outPos & 3;
-        const v = this.rc.decodeBit(p, OFF_REP + vctx) ? this.rep[a]! : decTree(this.rc, p, OFF_V + vctx * 256, 8);
-        if (v === 0) throw malformed('zero value where a changed byte was announced');
-        this.rep[a] = v;
-        const b = (this.oldByte(this.oldPos++) + v) & 0xff;
-        this.put(b);
-        this.crc = ~crcStep(~this.crc >>> 0, b) >>> 0;
-        this.remDiff--;
-        this.lastRunZero = this.curRun === 0;
-        this.first = false;
-        this.sub = Sub.RUN;
-        return;
-      }
+    const op = this.oldPos;
+    const lane = this.outPos & 3;
+    const ob = this.oldCtx(op);
+    const top = this.oldCtx(op - lane + 3);
+    const b2 = this.oldCtx(op - lane + 2);
+    const fm = this.flag!;
+    const bit = this.rc.decodeP16(fm.predict(lane, ob, top, b2, this.hist, this.since, this.dist));
+    fm.update(bit);
+    let b = ob;
+    if (bit) {
+      const v = this.rc.decodeBit(p, OFF_REP + lane) ? this.rep[lane]! : decTree(this.rc, p, OFF_V + lane * 256, 8);
+      if (v === 0) throw malformed('zero value where a changed byte was announced');
+      this.rep[lane] = v;
+      b = (ob + v) & 0xff;
     }
+    this.oldPos = op + 1;
+    this.put(b);
+    this.crc = ~crcStep(~this.crc >>> 0, b) >>> 0;
+    this.remDiff--;
+    if (this.since < SINCE_MAX) this.since++;
+    if (bit) {
+      this.dist = this.since;
+      this.since = 0;
+    }
+    this.hist = ((this.hist << 1) | bit) >>> 0;
   }
 
   private stepExtra(): void {
@@ -440,6 +436,8 @@ export class DeltaDecoder {
     this.put(b);
     this.crc = ~crcStep(~this.crc >>> 0, b) >>> 0;
     this.remExtra--;
+    this.hist = (this.hist << 1) >>> 0;
+    if (this.since < SINCE_MAX) this.since++;
   }
 
   /** Snapshot at a step boundary (between push() calls or inside writePage). Smallest at a page boundary. */
@@ -452,8 +450,14 @@ export class DeltaDecoder {
       pb[2 * i] = this.probs[i]! & 0xff;
       pb[2 * i + 1] = this.probs[i]! >>> 8;
     }
+    const fc = this.flag!.c;
+    const fb = new Uint8Array(fc.length * 2);
+    for (let i = 0; i < fc.length; i++) {
+      fb[2 * i] = fc[i]! & 0xff;
+      fb[2 * i + 1] = fc[i]! >>> 8;
+    }
     return {
-      v: 1,
+      v: 2,
       pageSize: this.pageSize,
       oldSize: h.oldSize,
       newSize: h.newSize,
@@ -466,11 +470,9 @@ export class DeltaDecoder {
       remDiff: this.remDiff,
       remExtra: this.remExtra,
       seek: this.seek,
-      sub: this.sub,
-      zrun: this.zrun,
-      curRun: this.curRun,
-      first: this.first,
-      lastRunZero: this.lastRunZero,
+      hist: this.hist,
+      since: this.since,
+      dist: this.dist,
       prevSign: this.prevSign,
       lastByte: this.lastByte,
       rep: Array.from(this.rep),
@@ -478,6 +480,8 @@ export class DeltaDecoder {
       range: this.rc.range,
       code: this.rc.code,
       probs: b64(pb),
+      flagCounters: b64(fb),
+      flagWeights: Array.from(this.flag!.w),
       pending: b64(this.page.subarray(0, this.outPos - this.pageStart)),
     };
   }
@@ -485,11 +489,12 @@ export class DeltaDecoder {
   private restore(s: DeltaDecoderState): void {
     const bad = (why: string): UpdateError => new UpdateError('UPDATE_STATE_INVALID', `delta: resume state invalid: ${why}`);
     const isU = (v: unknown, max = 0xffffffff): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= max;
-    if (!s || s.v !== 1) throw bad('version');
+    if (!s || s.v !== 2) throw bad('version');
     if (s.pageSize !== this.pageSize) throw bad('page size differs');
-    for (const k of ['oldSize', 'newSize', 'newCrc32', 'patchOffset', 'outPos', 'oldPos', 'remDiff', 'remExtra', 'zrun', 'curRun', 'crc', 'range', 'code'] as const)
+    for (const k of ['oldSize', 'newSize', 'newCrc32', 'patchOffset', 'outPos', 'oldPos', 'remDiff', 'remExtra', 'hist', 'crc', 'range', 'code'] as const)
       if (!isU(s[k])) throw bad(k);
-    if (!isU(s.phase, Phase.DONE) || s.phase === Phase.HEADER || !isU(s.sub, 2) || !isU(s.prevSign, 1) || !isU(s.lastByte, 255)) throw bad('phase');
+    if (!isU(s.since, SINCE_MAX) || !isU(s.dist, SINCE_MAX)) throw bad('flag history');
+    if (!isU(s.phase, Phase.DONE) || s.phase === Phase.HEADER || !isU(s.prevSign, 1) || !isU(s.lastByte, 255)) throw bad('phase');
     if (!Array.isArray(s.rep) || s.rep.length !== 4 || !s.rep.every((v) => isU(v, 255))) throw bad('rep');
     if (typeof s.seek !== 'number' || !Number.isInteger(s.seek)) throw bad('seek');
     if (s.newSize > this.opts.maxNewSize) throw new UpdateError('PATCH_OUTPUT_OVERFLOW', 'delta: state target exceeds the signed size');
@@ -500,19 +505,31 @@ export class DeltaDecoder {
     const pb = unb64(s.probs);
     const pending = unb64(s.pending);
     if (pb.length !== N_PROBS * 2) throw bad('probabilities');
+    const fb = typeof s.flagCounters === 'string' ? unb64(s.flagCounters) : new Uint8Array(0);
+    if (fb.length !== FLAG_N * 2) throw bad('flag counters');
+    const fw = s.flagWeights;
+    if (!Array.isArray(fw) || fw.length !== FLAG_WSETS * FLAG_INPUTS || !fw.every((x) => typeof x === 'number' && Number.isInteger(x) && Math.abs(x) <= 1 << 22))
+      throw bad('flag weights');
     if (pending.length !== s.outPos % this.pageSize && !(pending.length === 0 && s.outPos === s.newSize)) throw bad('pending page');
     this.header = {
-      version: 1,
+      version: 2,
       flags: 0,
-      model: 1,
+      model: 2,
       oldSize: s.oldSize,
       newSize: s.newSize,
       oldDigest: new Uint8Array(Buffer.from(s.oldDigest, 'hex')),
       newCrc32: s.newCrc32,
     };
-    this.account(N_PROBS * 2);
+    this.account(MODEL_BYTES);
     this.probs = new Uint16Array(N_PROBS);
-    for (let i = 0; i < N_PROBS; i++) this.probs[i] = pb[2 * i]! | (pb[2 * i + 1]! << 8);
+    for (let i = 0; i < N_PROBS; i++) {
+      const v = pb[2 * i]! | (pb[2 * i + 1]! << 8);
+      if (v < 15 || v > 2033) throw bad('probabilities');
+      this.probs[i] = v;
+    }
+    const fc = new Uint16Array(FLAG_N);
+    for (let i = 0; i < FLAG_N; i++) fc[i] = fb[2 * i]! | (fb[2 * i + 1]! << 8);
+    this.flag = new FlagModel(fc, Int32Array.from(fw));
     this.account(this.pageSize);
     this.page = new Uint8Array(this.pageSize);
     this.page.set(pending);
@@ -524,11 +541,9 @@ export class DeltaDecoder {
     this.remDiff = s.remDiff;
     this.remExtra = s.remExtra;
     this.seek = s.seek;
-    this.sub = s.sub;
-    this.zrun = s.zrun;
-    this.curRun = s.curRun;
-    this.first = !!s.first;
-    this.lastRunZero = !!s.lastRunZero;
+    this.hist = s.hist;
+    this.since = s.since;
+    this.dist = s.dist;
     this.prevSign = s.prevSign;
     this.lastByte = s.lastByte;
     this.rep.set(s.rep);

@@ -4,7 +4,8 @@
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import { FORMAT_VERSION, MODEL_ID, crc32Update, writeHeader } from './format.js';
-import { CTX, OFF_LIT, OFF_REP, OFF_V, OFF_ZSIGN, encInt, encRun, encTree, newProbs } from './model.js';
+import { FlagModel, newFlagTables } from './flag.js';
+import { CTX, OFF_LIT, OFF_REP, OFF_V, OFF_ZSIGN, SINCE_MAX, encInt, encTree, newProbs } from './model.js';
 import { RangeEncoder } from './rc.js';
 import { suffixArray } from './sais.js';
 
@@ -151,13 +152,23 @@ export function diffBytes(old: Uint8Array, os: number, nw: Uint8Array, ns: numbe
   return v;
 }
 
-/** Entropy-code a list of triples (model 1). Shared contexts: see model.ts and the decoder. */
+/** Old byte at `pos`, 0 outside the image (context only). */
+export function oldAt(old: Uint8Array, pos: number): number {
+  return pos >= 0 && pos < old.length ? old[pos]! : 0;
+}
+
+/** Entropy-code a list of triples (model 2). Shared contexts: see model.ts, flag.ts and the decoder. */
 export function codeTriples(old: Uint8Array, nw: Uint8Array, triples: readonly Triple[]): Uint8Array {
   const enc = new RangeEncoder();
   const p = newProbs();
+  const ft = newFlagTables();
+  const fm = new FlagModel(ft.c, ft.w);
   let prevSign = 0;
   let out = 0;
   const rep = [0, 0, 0, 0];
+  let h = 0;
+  let since = 0;
+  let dist = 0;
   for (const t of triples) {
     if (out >= nw.length) break;
     if (t.x === 0 && t.y === 0 && t.z === 0) continue;
@@ -167,35 +178,39 @@ export function codeTriples(old: Uint8Array, nw: Uint8Array, triples: readonly T
     enc.encodeBit(p, OFF_ZSIGN + prevSign, sign);
     prevSign = sign;
     encInt(enc, p, CTX.Z, Math.abs(t.z));
-    // diff region
+    // diff region: per byte a mixed "changed?" flag, then the value
     const ns = t.newPos;
     const os = t.oldPos;
-    const vb = diffBytes(old, os, nw, ns, t.x);
-    let i = 0;
-    let first = true;
-    let lastRunZero = false;
-    while (i < t.x) {
-      let r = 0;
-      while (i + r < t.x && vb[i + r] === 0) r++;
-      encRun(enc, p, first ? CTX.RUN0 : lastRunZero ? CTX.RUN1 : CTX.RUN2, r);
-      i += r;
-      if (i >= t.x) break;
-      const vctx = (!first && r === 0 ? 4 : 0) + ((ns + i) & 3);
-      const v = vb[i]!;
-      const a = (ns + i) & 3;
-      const isRep = v === rep[a] ? 1 : 0;
-      enc.encodeBit(p, OFF_REP + vctx, isRep);
-      if (!isRep) encTree(enc, p, OFF_V + vctx * 256, 8, v);
-      rep[a] = v;
-      i++;
-      lastRunZero = r === 0;
-      first = false;
+    for (let i = 0; i < t.x; i++) {
+      const op = os + i;
+      const lane = (ns + i) & 3;
+      const w = op - lane;
+      const ob = old[op]!;
+      const v = (nw[ns + i]! - ob) & 0xff;
+      const bit = v !== 0 ? 1 : 0;
+      enc.encodeP16(fm.predict(lane, ob, oldAt(old, w + 3), oldAt(old, w + 2), h, since, dist), bit);
+      fm.update(bit);
+      if (bit) {
+        const vctx = lane;
+        const isRep = v === rep[lane] ? 1 : 0;
+        enc.encodeBit(p, OFF_REP + vctx, isRep);
+        if (!isRep) encTree(enc, p, OFF_V + vctx * 256, 8, v);
+        rep[lane] = v;
+      }
+      if (since < SINCE_MAX) since++;
+      if (bit) {
+        dist = since;
+        since = 0;
+      }
+      h = ((h << 1) | bit) >>> 0;
     }
     // extra region
     const es = ns + t.x;
     for (let k = 0; k < t.y; k++) {
       const prev = es + k > 0 ? nw[es + k - 1]! : 0;
       encTree(enc, p, OFF_LIT + (prev >> 6) * 256, 8, nw[es + k]!);
+      h = (h << 1) >>> 0;
+      if (since < SINCE_MAX) since++;
     }
     out = es + t.y;
   }

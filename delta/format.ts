@@ -2,8 +2,8 @@
 import { UpdateError } from '../manifest/errors.js';
 
 export const MAGIC = [0x53, 0x44, 0x4c, 0x54] as const; // "SDLT"
-export const FORMAT_VERSION = 1;
-export const MODEL_ID = 1;
+export const FORMAT_VERSION = 2;
+export const MODEL_ID = 2;
 export const HEADER_LEN = 56;
 
 export interface PatchHeader {

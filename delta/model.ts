@@ -1,5 +1,5 @@
 /**
- * The probability layout shared by encoder and decoder (format version 1, model 1).
+ * The probability layout shared by encoder and decoder (format version 2, model 2).
  * Every context the two sides use is derived here so that they cannot drift apart.
  */
 import { PROB_INIT, type RangeDecoder, type RangeEncoder } from './rc.js';
@@ -11,20 +11,17 @@ export const CTX = {
   X: 0, // diff (copy-with-add) length
   Y: 1, // extra (literal) length
   Z: 2, // seek magnitude
-  RUN0: 3, // zero run: first in a diff region
-  RUN1: 4, // zero run: previous run was empty (cluster of changed bytes)
-  RUN2: 5, // zero run: otherwise
 } as const;
-const N_INT = 3; // X, Y, Z use the small integer coder; runs use the rich one
-/** Run coder: 5-bit length tree, full trees for values < 256, top 3 + low 2 adaptive bits above. */
-const RUN_SIZE = 32 + 256 + 24 * 8 + 4;
+const N_INT = 3;
+
+/** Number of V (changed-value) contexts: new offset & 3. */
+export const V_CTXS = 4;
 
 export const OFF_INT = 0;
-export const OFF_RUN = OFF_INT + N_INT * INT_SIZE; // 3 run contexts
-export const OFF_ZSIGN = OFF_RUN + 3 * RUN_SIZE; // 2 probs: previous seek sign
+export const OFF_ZSIGN = OFF_INT + N_INT * INT_SIZE; // 2 probs: previous seek sign
 export const OFF_REP = OFF_ZSIGN + 2; // 8 probs: changed byte equals the last one at this alignment
-export const OFF_V = OFF_REP + 8; // 8 contexts x 256: (follows a changed byte) x (new offset & 3)
-export const OFF_LIT = OFF_V + 8 * 256; // 4 contexts x 256: previous output byte >> 6
+export const OFF_V = OFF_REP + 8; // V_CTXS contexts x 256
+export const OFF_LIT = OFF_V + V_CTXS * 256; // 4 contexts x 256: previous output byte >> 6
 export const N_PROBS = OFF_LIT + 4 * 256;
 
 export function newProbs(): Uint16Array {
@@ -61,39 +58,8 @@ export function decInt(dec: RangeDecoder, p: Uint16Array, ctx: number): number {
   return 2 ** m + rest - 1;
 }
 
-export function encRun(enc: RangeEncoder, p: Uint16Array, ctx: number, value: number): void {
-  if (!(value >= 0 && value <= MAX_INT)) throw new RangeError(`integer out of range: ${value}`);
-  const base = OFF_RUN + (ctx - CTX.RUN0) * RUN_SIZE;
-  const v1 = value + 1;
-  const n = 32 - Math.clz32(v1);
-  encTree(enc, p, base, 5, n - 1);
-  const m = n - 1;
-  if (m === 0) return;
-  const rest = v1 - 2 ** m;
-  if (m <= 7) {
-    encTree(enc, p, base + 32 + (1 << m) - 2, m, rest);
-    return;
-  }
-  const low = m - 3;
-  const top = Math.floor(rest / 2 ** low);
-  encTree(enc, p, base + 32 + 256 + (m - 8) * 8, 3, top);
-  const r2 = rest - top * 2 ** low;
-  enc.encodeDirect(r2 >>> 2, low - 2);
-  encTree(enc, p, base + 32 + 256 + 192, 2, r2 & 3);
-}
-
-export function decRun(dec: RangeDecoder, p: Uint16Array, ctx: number): number {
-  const base = OFF_RUN + (ctx - CTX.RUN0) * RUN_SIZE;
-  const n = decTree(dec, p, base, 5) + 1;
-  const m = n - 1;
-  if (m === 0) return 0;
-  if (m <= 7) return 2 ** m + decTree(dec, p, base + 32 + (1 << m) - 2, m) - 1;
-  const low = m - 3;
-  const top = decTree(dec, p, base + 32 + 256 + (m - 8) * 8, 3);
-  const mid = dec.decodeDirect(low - 2);
-  const lo = decTree(dec, p, base + 32 + 256 + 192, 2);
-  return 2 ** m + top * 2 ** low + mid * 4 + lo - 1;
-}
+/** Saturation of the "bytes since the last change" counter of the flag model. */
+export const SINCE_MAX = 0xffffff;
 
 export function encTree(enc: RangeEncoder, p: Uint16Array, base: number, nbits: number, value: number): void {
   let idx = 1;
@@ -110,5 +76,9 @@ export function decTree(dec: RangeDecoder, p: Uint16Array, base: number, nbits: 
   return idx - (1 << nbits);
 }
 
-/** Worst-case number of range-decoder decisions in one decoder step (one control triple). */
+/**
+ * Worst-case patch bytes one decoder step consumes: a control triple (3 integers of at most 36
+ * decisions, one sign bit; one byte each) is the largest step; a diff byte takes at most 2 (flag) +
+ * 1 + 8, a literal 8.
+ */
 export const MAX_DECISIONS_PER_STEP = 3 * (5 + 31) + 1 + 8 + 2;

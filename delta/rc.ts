@@ -62,6 +62,20 @@ export class RangeEncoder {
     }
   }
 
+  /** A decision with an external 16-bit probability `p1` = P(bit = 1) in [16, 65520] (not adapted here). */
+  encodeP16(p1: number, bit: number): void {
+    const bound = (this.range >>> 16) * (65536 - p1);
+    if (bit === 0) this.range = bound;
+    else {
+      this.low += bound;
+      this.range = (this.range - bound) >>> 0;
+    }
+    while (this.range < TOP) {
+      this.range = (this.range * 256) >>> 0;
+      this.shiftLow();
+    }
+  }
+
   encodeDirect(value: number, nbits: number): void {
     for (let k = nbits - 1; k >= 0; k--) {
       this.range = this.range >>> 1;
@@ -126,6 +140,25 @@ export class RangeDecoder {
       bit = 1;
     }
     if (this.range < TOP) {
+      this.range = (this.range * 256) >>> 0;
+      this.code = ((this.code * 256) + this.next()) >>> 0;
+    }
+    return bit;
+  }
+
+  /** Counterpart of encodeP16: consumes at most TWO input bytes (range shrinks by at most 2^12). */
+  decodeP16(p1: number): number {
+    const bound = (this.range >>> 16) * (65536 - p1);
+    let bit: number;
+    if (this.code < bound) {
+      this.range = bound;
+      bit = 0;
+    } else {
+      this.code = (this.code - bound) >>> 0;
+      this.range = (this.range - bound) >>> 0;
+      bit = 1;
+    }
+    while (this.range < TOP) {
       this.range = (this.range * 256) >>> 0;
       this.code = ((this.code * 256) + this.next()) >>> 0;
     }

@@ -77,3 +77,4 @@ export {
   type AnchorStatement,
   type AnchorOwner,
 } from './anchors.js';
+export { signReport, verifyReport, verifyReportPayload, REPORT_CONTENT_TYPE } from './report.js';

@@ -79,3 +79,33 @@ describe('describeSequence / describeManifest', () => {
     ]);
   });
 });
+
+describe('libcsuit vectors in a dry run', () => {
+  const lib = (f: string) => load(`libcsuit/suit_manifest_${f}.hex`);
+  it.each(['exp0', 'exp1', 'exp2B', 'exp3', 'exp4', 'exp5', 'expAF', 'expAFS', 'expAW', 'expED', 'expEW', 'expI', 'expS0', 'expS2', 'expS3', 'expU', 'expU1', 'expU3'])(
+    '%s runs its Update and Invocation procedures',
+    async (f) => {
+      const { result, lines } = await dryRunEnvelope(lib(f));
+      expect(result.error).toBeUndefined();
+      expect(lines.length).toBeGreaterThan(0);
+    },
+  );
+
+  it('exp2A: install is severed and not carried → SEVERED_MEMBER_MISSING', async () => {
+    expect((await dryRunEnvelope(lib('exp2A'))).result.error?.code).toBe('SEVERED_MEMBER_MISSING');
+  });
+
+  it('expD: process-dependency without a prior integrity check is refused unless requireDependencyIntegrity is false', async () => {
+    expect((await dryRunEnvelope(lib('expD'))).result.error?.code).toBe('DEPENDENCY_FAILED');
+    const { result, lines } = await dryRunEnvelope(lib('expD'), { processor: { requireDependencyIntegrity: false } });
+    expect(result.error).toBeUndefined();
+    expect(lines.some((l) => l.startsWith('would process install of dependency'))).toBe(true);
+  });
+
+  it('expU0 (use-before) needs a trusted clock; expU2 (version) needs the installed version', async () => {
+    expect((await dryRunEnvelope(lib('expU0'))).result.error?.code).toBe('CONDITION_FAILED');
+    expect((await dryRunEnvelope(lib('expU0'), { now: 0, version: [1, 0] })).result.ok).toBe(true);
+    expect((await dryRunEnvelope(lib('expU2'))).result.error?.code).toBe('CONDITION_FAILED');
+    expect((await dryRunEnvelope(lib('expU2'), { version: [0, 9], now: 0 })).result.ok).toBe(true);
+  });
+});

@@ -46,6 +46,8 @@ export interface CommandContext {
   section: number;
   /** Path of the manifest in the dependency tree (`[]` = root), as in SUIT_Record's manifest-id. */
   manifestId: number[];
+  /** The component is a dependency (listed in suit-dependencies): it holds a SUIT_Envelope. */
+  dependency: boolean;
 }
 
 /** A handler for a custom (negative) command number. */
@@ -88,10 +90,12 @@ export interface Platform {
   /**
    * Optional: decide suit-condition-image-match (and image-not-match) itself, e.g. by hashing flash while
    * streaming and comparing with `expected` (constant time), or, in a dry run, by assuming the outcome.
-   * `size` is the image-size parameter when set. When absent the processor compares `size()` and
-   * `digest()` itself.
+   * `size` is the image-size parameter when set. Return `undefined` to let the processor decide with
+   * `size()`/`digest()`. When `ctx.dependency` is true the component holds a dependency envelope and
+   * `expected` is that envelope's manifest digest (SUIT_Authentication[0]), not a digest of the bytes
+   * (trust-domains); most platforms return `undefined` then.
    */
-  matchImage?(id: ComponentId, expected: SuitDigest, size: number | undefined, ctx: CommandContext): Promise<boolean>;
+  matchImage?(id: ComponentId, expected: SuitDigest, size: number | undefined, ctx: CommandContext): Promise<boolean | undefined>;
 
   /** Replace the component's content (suit-directive-write: `content` parameter, or a decrypted stream). */
   write(id: ComponentId, data: ByteSource, ctx: CommandContext): Promise<void>;

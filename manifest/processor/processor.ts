@@ -48,6 +48,12 @@ export interface ProcessorOptions {
   nonce?: Uint8Array;
   /** Record every condition/directive regardless of the reporting-policy bits. Default false. */
   recordAll?: boolean;
+  /**
+   * process-dependency requires that dependency-integrity (or a dependency image-match) passed earlier in
+   * this run (trust-domains §6.5). Default true. libcsuit's `expD` vector skips it and relies on
+   * process-dependency authenticating the dependency; pass false to interoperate with such manifests.
+   */
+  requireDependencyIntegrity?: boolean;
   /** Integrated payloads (URI → bytes): fetch of such a URI writes them instead of calling platform.fetch. */
   integrated?: ReadonlyMap<string, Uint8Array>;
   /** Manifest digest (SUIT_Authentication[0]) for the report reference. */
@@ -576,7 +582,14 @@ export class Processor {
   }
 
   private ctx(idx: number, cmd: Command): CommandContext {
-    return { componentIndex: idx, componentId: this.componentId(idx, cmd), parameters: this.paramsOf(idx), section: this.section, manifestId: [...this.manifestId] };
+    return {
+      componentIndex: idx,
+      componentId: this.componentId(idx, cmd),
+      parameters: this.paramsOf(idx),
+      section: this.section,
+      manifestId: [...this.manifestId],
+      dependency: this.manifest.common.dependencies?.has(idx) === true,
+    };
   }
 
   private need<T extends ParamValue>(idx: number, key: number, cmd: Command, check: (v: ParamValue) => v is T, what: string): T {
@@ -774,14 +787,16 @@ export class Processor {
       size = Number(s);
     }
     const id = this.componentId(idx, cmd);
-    if (this.manifest.common.dependencies?.has(idx)) {
-      const ok = await this.dependencyMatches(id, want, size);
+    const isDependency = this.manifest.common.dependencies?.has(idx) === true;
+    const decided = this.platform.matchImage ? await this.platform.matchImage(id, want, size, this.ctx(idx, cmd)) : undefined;
+    if (isDependency) {
+      const ok = decided ?? (await this.dependencyMatches(id, want, size));
       // The draft's trust-domains example 2 runs process-dependency after only an image-match of the
       // dependency (in dependency-resolution); accept that as the integrity check of this run too.
       if (ok) this.verifiedDependencies.add(idx);
       return ok;
     }
-    if (this.platform.matchImage) return this.platform.matchImage(id, want, size, this.ctx(idx, cmd));
+    if (decided !== undefined) return decided;
     // §8.4.9.2: digest of the component (over image-size bytes when set) equals image-digest.
     if (size !== undefined && (await this.platform.size(id)) !== size) return false;
     const d = await this.platform.digest(id, want.alg, size);
@@ -862,7 +877,7 @@ export class Processor {
         // trust-domains §6.5: only for a dependency that passed dependency-integrity (or a dependency
         // image-match) earlier in this run; the platform authenticates the dependency again when processing it.
         if (!deps?.has(idx)) throw new UpdateError('DEPENDENCY_FAILED', `component ${idx} is not a dependency`);
-        if (!this.verifiedDependencies.has(idx)) throw new UpdateError('DEPENDENCY_FAILED', `dependency ${idx} has not passed dependency-integrity`);
+        if (this.opts.requireDependencyIntegrity !== false && !this.verifiedDependencies.has(idx)) throw new UpdateError('DEPENDENCY_FAILED', `dependency ${idx} has not passed dependency-integrity`);
         const prefix = deps.get(idx)?.prefix;
         const records = await p.processDependency({ ...this.ctx(idx, cmd), ...(prefix ? { prefix } : {}) });
         if (Array.isArray(records)) this.records.push(...records);

@@ -72,6 +72,18 @@ describe('draft examples on a test platform', () => {
       [9, 82, 0, [1]],
       [9, 84, 0, [2]],
     ]);
+    // policy 15 also asks for sysinfo: the device's own identity and image, once per component
+    expect(r.report.systemProperties).toHaveLength(1);
+    const sys = r.report.systemProperties![0]!;
+    expect(sys.componentId).toEqual(C(0));
+    expect(sys.properties).toEqual(
+      new Map<number, unknown>([
+        [PARAM.VENDOR_IDENTIFIER, VENDOR],
+        [PARAM.CLASS_IDENTIFIER, CLASS],
+        [PARAM.IMAGE_SIZE, 34768],
+        [PARAM.IMAGE_DIGEST, D_A],
+      ]),
+    );
     roundTrip(r.report);
   });
 

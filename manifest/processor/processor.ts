@@ -18,7 +18,8 @@ import type { Command, CommandSequence, ComponentId, ParameterMap, ParamValue, S
 import { checkManifestDigest, decodeEnvelope } from '../envelope/index.js';
 import { commandName, SECTIONS, sectionName, type SectionName } from './names.js';
 import type { CommandContext, IdentityValue, Platform } from './platform.js';
-import type { SuitRecord, SuitReport } from './report.js';
+import type { SuitRecord, SuitReport, SuitSystemProperties } from './report.js';
+import { componentIdKey } from './platform.js';
 
 /** Rollback policy (§6.2 / RFC 9124 REQ.SEC.MFST.CHECK... "Monotonic Sequence Number"). */
 export interface RollbackPolicy {
@@ -274,6 +275,8 @@ export class Processor {
   private section = 0;
   private inShared = false;
   readonly records: SuitRecord[] = [];
+  /** system-property-claims per component (one entry per component; later values replace earlier ones). */
+  readonly systemProperties = new Map<string, SuitSystemProperties>();
   readonly trace: TraceEntry[] = [];
 
   constructor(manifest: SuitManifest, platform: Platform, options: ProcessorOptions) {
@@ -329,6 +332,7 @@ export class Processor {
         digest: this.opts.manifestDigest ?? { alg: -16, bytes: new Uint8Array(32) },
       },
       records: this.records,
+      ...(this.systemProperties.size > 0 ? { systemProperties: [...this.systemProperties.values()] } : {}),
       result:
         error === undefined
           ? true
@@ -660,6 +664,7 @@ export class Processor {
       const err = e instanceof ConditionFailure ? e.error : toUpdateError(e, this.wrapCode(cmd));
       // A condition whose parameter was never set fails (§8.4.9: "fails if no digest set") rather than aborts.
       const conditionFailed = e instanceof ConditionFailure || (isCondition && err.code === 'PARAMETER_MISSING');
+      if ((policy & REP.SYSINFO_FAILURE) !== 0) await this.sysinfo(cmd, idx);
       if (isCondition && conditionFailed) {
         const rec = record();
         if (this.opts.recordAll || (policy & REP.RECORD_ON_FAILURE) !== 0) this.records.push(rec);
@@ -672,7 +677,65 @@ export class Processor {
       throw new Abort(err, rec);
     }
     if (this.opts.recordAll ? cmd.kind === 'condition' || cmd.kind === 'directive' : (policy & REP.RECORD_ON_SUCCESS) !== 0) this.records.push(record());
+    if ((policy & REP.SYSINFO_SUCCESS) !== 0) await this.sysinfo(cmd, idx);
     this.trace.push(this.traceEntry(cmd, idx, 'ok'));
+  }
+
+  /**
+   * report-18 sysinfo bits: the device's own value for what the command checked, as
+   * system-property-claims. Best effort: a value the platform cannot give is left out, and a failing
+   * query never changes the outcome of the command.
+   */
+  private async sysinfo(cmd: Command, idx: number): Promise<void> {
+    const id = this.componentIds[idx];
+    if (id === undefined || cmd.kind !== 'condition') return;
+    const p = this.platform;
+    const props: ParameterMap = new Map();
+    try {
+      switch (cmd.code) {
+        case CMD.VENDOR_IDENTIFIER:
+        case CMD.CLASS_IDENTIFIER:
+        case CMD.DEVICE_IDENTIFIER: {
+          const c = ID_CONDITIONS[cmd.code]!;
+          const want = this.paramsOf(idx).get(c.param);
+          const have = await p[c.which](id);
+          const pick = have.find((h) => want !== undefined && identityMatches(want, h)) ?? have[0];
+          if (pick !== undefined) props.set(c.param, pick);
+          break;
+        }
+        case CMD.IMAGE_MATCH:
+        case CMD.IMAGE_NOT_MATCH: {
+          const want = this.paramsOf(idx).get(PARAM.IMAGE_DIGEST);
+          const size = await p.size(id);
+          if (size !== undefined) props.set(PARAM.IMAGE_SIZE, size);
+          if (isDigest(want) && size !== undefined) {
+            const d = await p.digest(id, want.alg);
+            if (d !== undefined) props.set(PARAM.IMAGE_DIGEST, d);
+          }
+          break;
+        }
+        case CMD.COMPONENT_SLOT: {
+          const slot = await p.componentSlot(id);
+          if (slot !== undefined) props.set(PARAM.COMPONENT_SLOT, slot);
+          break;
+        }
+        case CMD.MINIMUM_BATTERY:
+          if (p.batteryMilliwattHours) props.set(PARAM.MINIMUM_BATTERY, Math.max(0, Math.floor(await p.batteryMilliwattHours())));
+          break;
+        case CMD.VERSION: {
+          const v = p.currentVersion ? await p.currentVersion(id) : undefined;
+          if (v !== undefined && v.length > 0) props.set(PARAM.VERSION, { cmp: 3, version: [...v] });
+          break;
+        }
+      }
+    } catch {
+      return;
+    }
+    if (props.size === 0) return;
+    const key = componentIdKey(id);
+    const entry = this.systemProperties.get(key) ?? { componentId: id, properties: new Map() };
+    for (const [k, v] of props) entry.properties.set(k, v);
+    this.systemProperties.set(key, entry);
   }
 
   private wrapCode(cmd: Command): ErrorCode {

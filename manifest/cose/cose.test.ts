@@ -177,3 +177,30 @@ describe('verifyEnvelope policy', () => {
     expect(toBeSigned(m, msg, m.signatures[0])).toEqual(coseSigStructure('Signature', new Uint8Array(0), msg, { signProtected: m.signatures[0]!.protectedBytes }));
   });
 });
+
+describe('random bytes never throw anything but UpdateError', () => {
+  it('decodeCoseMessage, decodeAnchorStatement, verifyReport, parsePublicKey', async () => {
+    const fc = (await import('fast-check')).default;
+    const { decodeAnchorStatement, verifyReport, parsePublicKey } = await import('./index.js');
+    const { isUpdateError } = await import('../errors.js');
+    const k = generateKey('ed25519').publicKey();
+    const cose = fc.oneof(
+      fc.uint8Array({ maxLength: 200 }),
+      fc.uint8Array({ maxLength: 120 }).map((b) => Uint8Array.of(0xd2, 0x84, ...b)),
+      fc.uint8Array({ maxLength: 120 }).map((b) => Uint8Array.of(0xd8, 0x62, 0x84, ...b)),
+    );
+    fc.assert(
+      fc.property(cose, (b) => {
+        for (const f of [() => decodeCoseMessage(b), () => decodeAnchorStatement(b), () => verifyReport(b, k, Uint8Array.of(1)), () => parsePublicKey(b)]) {
+          try {
+            f();
+          } catch (e) {
+            if (!isUpdateError(e)) return false;
+          }
+        }
+        return true;
+      }),
+      { numRuns: 3000 },
+    );
+  });
+});

@@ -53,8 +53,14 @@ export function newFlagTables(): { c: Uint16Array; w: Int32Array } {
  * `m.update(bit)`.
  */
 export class FlagModel {
-  private readonly idx = new Int32Array(FLAG_INPUTS);
-  private readonly st = new Int32Array(FLAG_INPUTS);
+  private i0 = 0;
+  private i1 = 0;
+  private i2 = 0;
+  private i3 = 0;
+  private s0 = 0;
+  private s1 = 0;
+  private s2 = 0;
+  private s3 = 0;
   private wbase = 0;
   private p16 = 32768;
   constructor(
@@ -63,41 +69,59 @@ export class FlagModel {
   ) {}
 
   predict(lane: number, o: number, top: number, b2: number, h: number, since: number, dist: number): number {
-    const idx = this.idx;
+    const c = this.c;
+    const w = this.w;
     const prev = h & 1;
-    idx[0] = FLAG_M0 + ((lane << 6) | (h & 63));
-    idx[1] = FLAG_M1 + ((lane << 8) | o);
-    idx[2] = FLAG_M2 + (Math.imul((lane << 16) | (top << 8) | b2, 0x9e3779b1) >>> (32 - FLAG_M2_BITS));
+    const i0 = FLAG_M0 + ((lane << 6) | (h & 63));
+    const i1 = FLAG_M1 + ((lane << 8) | o);
+    const i2 = FLAG_M2 + (Math.imul((lane << 16) | (top << 8) | b2, 0x9e3779b1) >>> (32 - FLAG_M2_BITS));
     const stride = dist >= 1 && dist <= 32 ? ((h >>> (dist - 1)) & 1) + 1 : 0;
-    idx[3] = FLAG_M3 + stride * 64 + lane * 16 + prev * 8 + (since < 7 ? since : 7);
-    this.wbase = (lane * 2 + prev) * FLAG_INPUTS;
-    let dot = 0;
-    for (let i = 0; i < FLAG_INPUTS; i++) {
-      const s = STRETCH12[this.c[idx[i]!]! >>> 4]!;
-      this.st[i] = s;
-      dot += this.w[this.wbase + i]! * s;
-    }
+    const i3 = FLAG_M3 + stride * 64 + lane * 16 + prev * 8 + (since < 7 ? since : 7);
+    const wb = (lane * 2 + prev) * FLAG_INPUTS;
+    const s0 = STRETCH12[c[i0]! >>> 4]!;
+    const s1 = STRETCH12[c[i1]! >>> 4]!;
+    const s2 = STRETCH12[c[i2]! >>> 4]!;
+    const s3 = STRETCH12[c[i3]! >>> 4]!;
+    const dot = w[wb]! * s0 + w[wb + 1]! * s1 + w[wb + 2]! * s2 + w[wb + 3]! * s3;
     let x = Math.floor(dot / 65536);
     if (x > 2047) x = 2047;
     else if (x < -2047) x = -2047;
-    this.p16 = SQUASH16[x + 2047]!;
-    return this.p16;
+    this.i0 = i0;
+    this.i1 = i1;
+    this.i2 = i2;
+    this.i3 = i3;
+    this.s0 = s0;
+    this.s1 = s1;
+    this.s2 = s2;
+    this.s3 = s3;
+    this.wbase = wb;
+    return (this.p16 = SQUASH16[x + 2047]!);
   }
 
   update(bit: number): void {
     const err = (bit << 16) - this.p16; // within ±65536
-    for (let i = 0; i < FLAG_INPUTS; i++) {
-      const k = this.wbase + i;
-      let nw = this.w[k]! + Math.floor((err * this.st[i]! * LR) / 65536);
-      if (nw > W_MAX) nw = W_MAX;
-      else if (nw < -W_MAX) nw = -W_MAX;
-      this.w[k] = nw;
-      const j = this.idx[i]!;
-      const e = this.c[j]!;
-      const p = e >>> 4;
-      const n = e & 15;
-      const np = p + ((((bit ? 4095 : 0) - p) * DT[n]!) >> 16);
-      this.c[j] = (np << 4) | (n < 15 ? n + 1 : 15);
-    }
+    const wb = this.wbase;
+    const w = this.w;
+    w[wb] = clampW(w[wb]! + Math.floor((err * this.s0 * LR) / 65536));
+    w[wb + 1] = clampW(w[wb + 1]! + Math.floor((err * this.s1 * LR) / 65536));
+    w[wb + 2] = clampW(w[wb + 2]! + Math.floor((err * this.s2 * LR) / 65536));
+    w[wb + 3] = clampW(w[wb + 3]! + Math.floor((err * this.s3 * LR) / 65536));
+    const t = bit ? 4095 : 0;
+    const c = this.c;
+    adapt(c, this.i0, t);
+    adapt(c, this.i1, t);
+    adapt(c, this.i2, t);
+    adapt(c, this.i3, t);
   }
+}
+
+function clampW(v: number): number {
+  return v > W_MAX ? W_MAX : v < -W_MAX ? -W_MAX : v;
+}
+
+function adapt(c: Uint16Array, j: number, target: number): void {
+  const e = c[j]!;
+  const p = e >>> 4;
+  const n = e & 15;
+  c[j] = ((p + (((target - p) * DT[n]!) >> 16)) << 4) | (n < 15 ? n + 1 : 15);
 }

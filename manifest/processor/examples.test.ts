@@ -9,6 +9,7 @@ import { fromHex } from '../cbor.js';
 import { ERRORS } from '../errors.js';
 import { CMD, PARAM, REPORT_REASON } from '../keys.js';
 import { decodeEnvelope } from '../envelope/index.js';
+import { generateKey, parsePublicKey, verifyEnvelope } from '../cose/index.js';
 import type { ComponentId, SuitDigest } from '../model.js';
 import { MemoryPlatform } from './memory-platform.js';
 import { processEnvelope } from './process-envelope.js';
@@ -85,6 +86,27 @@ describe('draft examples on a test platform', () => {
       ]),
     );
     roundTrip(r.report);
+  });
+
+  it('example 0 authenticated inside processing: the draft key passes, another key is reported as unauthorised', async () => {
+    const env = load('example0.hex');
+    const draftKey = parsePublicKey(
+      '-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEhJaBGq4LqqvSYVcYnuzaJr6qi/Eb\nbz/m4rVlnIXbwK07HypLbAmBMcCjbazR14vTgdzfsJwFLbM5kdtzOLSolg==\n-----END PUBLIC KEY-----\n',
+    );
+    const p = device();
+    p.install(C(0), IMG_A);
+    const ok = await processEnvelope(env, p, { sections: ['validate'], verify: (e) => verifyEnvelope(e, [draftKey]) });
+    expect(ok.error).toBeUndefined();
+    const other = generateKey(-9).publicKey();
+    const bad = await processEnvelope(env, device(), { sections: ['validate'], verify: (e) => verifyEnvelope(e, [other]) });
+    expect(bad.ok).toBe(false);
+    expect(['KEY_UNTRUSTED', 'SIGNATURE_INVALID']).toContain(bad.error?.code);
+    const res = bad.report.result;
+    if (res === true) throw new Error('expected failure');
+    expect(res.reason).toBe(REPORT_REASON.UNAUTHORISED);
+    expect(res.record.section).toBe(0);
+    expect(bad.report.records).toEqual([]);
+    expect(bad.trace).toEqual([]); // nothing ran
   });
 
   it('example 0 on a device of another vendor fails at vendor-identifier', async () => {

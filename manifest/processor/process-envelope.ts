@@ -12,19 +12,27 @@ import { UpdateError } from '../errors.js';
 import { Processor, type ProcessorOptions, type ProcessResult } from './processor.js';
 import type { Platform } from './platform.js';
 
-export type ProcessOptions = Omit<ProcessorOptions, 'manifestDigest' | 'integrated' | 'resolveSevered'> & {
+export type ProcessOptions = Omit<ProcessorOptions, 'manifestDigest' | 'integrated' | 'resolveSevered' | 'authenticate'> & {
   /** Override how severed sections are found (default: `getSevered`, which checks the member's digest). */
   resolveSevered?: ProcessorOptions['resolveSevered'];
+  /**
+   * Authenticate the envelope inside the processing order (after version and rollback checks), e.g.
+   * `(env) => verifyEnvelope(env, trustedKeys)`, so that a signature failure is reported in the
+   * SUIT_Report instead of thrown. Without it the caller must verify before calling.
+   */
+  verify?: (env: SuitEnvelope) => unknown;
 };
 
 const SEQUENCE_KEYS = new Set([15, 16, 18, 20]);
 
 /**
- * Run `options.sections` of `env.manifest` on `platform`. Call `verifyEnvelope` first: this function does
- * no signature work. Never throws for a manifest that fails (see `ProcessResult`); throws `USAGE` for misuse.
+ * Run `options.sections` of `env.manifest` on `platform`. Signatures: pass `verify` or call
+ * `verifyEnvelope` first; this function does no signature work of its own. Never throws for a manifest that fails (see `ProcessResult`); throws `USAGE` for misuse.
  */
 export async function processEnvelope(env: SuitEnvelope, platform: Platform, options: ProcessOptions): Promise<ProcessResult> {
-  const opts: ProcessorOptions = { ...options, manifestDigest: env.digest, integrated: env.integrated };
+  const { verify, ...rest } = options;
+  const opts: ProcessorOptions = { ...rest, manifestDigest: env.digest, integrated: env.integrated };
+  if (verify) opts.authenticate = () => verify(env);
   opts.resolveSevered =
     options.resolveSevered ??
     ((key) => {
@@ -93,6 +101,7 @@ export async function processDependencyEnvelope(platform: Platform, req: Depende
   if (name === undefined) throw new UpdateError('DEPENDENCY_FAILED', `process-dependency in section ${req.section}`);
   const view = req.prefix ? prefixedPlatform(platform, req.prefix) : platform;
   const r = await processEnvelope(env, view, { ...opts.options, sections: [name], manifestId: [...req.manifestId, req.componentIndex] });
+  // (verify already ran above, before anything of the dependency was executed)
   if (!r.ok) {
     throw new UpdateError('DEPENDENCY_FAILED', `dependency ${req.componentIndex} failed: ${r.error?.message ?? 'unknown'}`, {
       cause: r.error,

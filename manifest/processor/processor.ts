@@ -55,6 +55,12 @@ export interface ProcessorOptions {
    * process-dependency authenticating the dependency; pass false to interoperate with such manifests.
    */
   requireDependencyIntegrity?: boolean;
+  /**
+   * Authentication step (§6.2: after the version and rollback checks, before anything else runs), e.g.
+   * `() => verifyEnvelope(env, anchors)`. A throw ends processing with that error in the report
+   * (record section 0 = envelope level, reason unauthorised for signature codes).
+   */
+  authenticate?: () => unknown;
   /** Integrated payloads (URI → bytes): fetch of such a URI writes them instead of calling platform.fetch. */
   integrated?: ReadonlyMap<string, Uint8Array>;
   /** Manifest digest (SUIT_Authentication[0]) for the report reference. */
@@ -299,7 +305,15 @@ export class Processor {
     let failRecord: SuitRecord | undefined;
     let failIsCondition = false;
     try {
-      this.checkPreconditions();
+      this.checkVersionAndRollback();
+      if (this.opts.authenticate) {
+        try {
+          await this.opts.authenticate();
+        } catch (e) {
+          throw new Abort(toUpdateError(e, 'SIGNATURE_INVALID'), this.bareRecord(0));
+        }
+      }
+      this.checkComponents();
       for (const name of this.opts.sections) {
         const key = SECTIONS[name];
         const seq = this.sectionSequence(key);
@@ -344,7 +358,7 @@ export class Processor {
 
   // ------------------------------------------------------------------ §6.1/6.2 checks
 
-  private checkPreconditions(): void {
+  private checkVersionAndRollback(): void {
     const m = this.manifest;
     if (m.version !== 1) {
       throw new Abort(new UpdateError('MANIFEST_VERSION_UNSUPPORTED', `suit-manifest-version is ${String(m.version)}, only 1 is supported`), this.bareRecord(MAN.VERSION));
@@ -364,6 +378,10 @@ export class Processor {
         );
       }
     }
+  }
+
+  private checkComponents(): void {
+    const m = this.manifest;
     // Component table: suit-components, extended by dependency indices beyond it (trust-domains lenient reading).
     const ids: (ComponentId | undefined)[] = [...m.common.components];
     for (const [idx, dep] of m.common.dependencies ?? []) {

@@ -19,7 +19,7 @@ import { createRelease } from './create.js';
 import { writeEnvelopeFile } from './envelope-file.js';
 import { signEnvelopeFile } from './sign.js';
 import { attachSignatureFile, parseAlgOption, writeSigningRequest } from './two-step.js';
-import { verifyEnvelopeFile } from './verify.js';
+import { verifyEnvelopeFile, verifyWithAnchorsFile } from './verify.js';
 import { diagnosticOfFile, inspectEnvelopeFile, renderTree } from './inspect.js';
 import { createBundle, parsePayloadArg, readBundleIndex, checkBundlePayloads } from './bundle.js';
 import { makeDeltaFile } from './delta.js';
@@ -251,9 +251,15 @@ export function buildProgram(io: CliIo, state: { exit: number }): Command {
       .option('--threshold <k>', 'distinct keys that must have signed', '1')
       .option('--mac-key <file>', 'HMAC-256 secret for COSE_Mac0 envelopes (raw bytes; a .hex file as hex); repeat', collect, [])
       .option('--revoked <kid>', 'key id that no longer counts; repeat', collect, [])
+      .option('--anchors <stmt>', 'verify with a trust-anchor set instead: its firmware keys, threshold and revocations')
       .option('--json', 'print {"ok":true,"signers":[…]} or {"ok":false,"code","message"}')
       .action(
-        run(async (out, input: string, opts: { key: string[]; macKey: string[]; threshold: string; revoked: string[] }) => {
+        run(async (out, input: string, opts: { key: string[]; macKey: string[]; threshold: string; revoked: string[]; anchors?: string }) => {
+          if (opts.anchors) {
+            const r = await verifyWithAnchorsFile(abs(input), abs(opts.anchors));
+            out.result({ signers: r.signers, threshold: r.threshold, anchorsVersion: r.version }, [`OK: ${input} verified with anchor set v${r.version} (threshold ${r.threshold})`, ...r.signers.map((s) => `  signer ${s}`)].join('\n'));
+            return;
+          }
           if (!/^\d+$/.test(opts.threshold)) throw new UpdateError('USAGE', `--threshold "${opts.threshold}" is not a positive integer`);
           const r = await verifyEnvelopeFile(abs(input), opts.key.map(abs), { threshold: Number(opts.threshold), macKeyFiles: opts.macKey.map(abs), ...(opts.revoked.length ? { revokedKids: opts.revoked } : {}) });
           out.result({ signers: r.signers, threshold: r.threshold, blocks: r.blocks }, [`OK: ${input} verified, ${r.signers.length} of the given keys signed (threshold ${r.threshold})`, ...r.signers.map((s) => `  signer ${s}`)].join('\n'));

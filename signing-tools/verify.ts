@@ -1,5 +1,6 @@
 /** `suit-sign verify`: digest, every signature, k-of-n distinct trusted keys, severed members. */
-import { UpdateError, macKey, verifyEnvelope, type TrustedKey } from '../manifest/index.js';
+import { UpdateError, macKey, verifyEnvelope, verifyEnvelopeWithAnchors, type TrustedKey } from '../manifest/index.js';
+import { readAnchorSet } from './anchors.js';
 import { readInput } from './fsutil.js';
 import { readEnvelopeFile } from './envelope-file.js';
 import { loadTrustedKey } from './keys.js';
@@ -57,4 +58,17 @@ export async function readMacSecret(file: string): Promise<Uint8Array> {
   }
   if (secret.length < 16) throw new UpdateError('KEY_MALFORMED', `MAC key ${file} is shorter than 16 bytes`);
   return secret;
+}
+
+/** Verify with a trust-anchor set: its firmware keys, firmware threshold and revocations. */
+export async function verifyWithAnchorsFile(file: string, anchorsFile: string): Promise<{ signers: string[]; threshold: number; version: number }> {
+  const set = await readAnchorSet(anchorsFile);
+  const { env } = await readEnvelopeFile(file);
+  try {
+    const r = verifyEnvelopeWithAnchors(env, set);
+    return { signers: r.signers, threshold: set.threshold, version: set.version };
+  } catch (e) {
+    if (e instanceof UpdateError) throw new UpdateError(e.code, `${file}: ${e.message}`, { cause: e, ...(e.details ? { details: e.details } : {}) });
+    throw e;
+  }
 }

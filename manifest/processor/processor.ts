@@ -63,7 +63,7 @@ export interface ProcessorOptions {
   authenticate?: () => unknown;
   /** Integrated payloads (URI → bytes): fetch of such a URI writes them instead of calling platform.fetch. */
   integrated?: ReadonlyMap<string, Uint8Array>;
-  /** Manifest digest (SUIT_Authentication[0]) for the report reference. */
+  /** Manifest digest (SUIT_Authentication[0]) for the report reference (all-zero SHA-256 when absent). */
   manifestDigest?: SuitDigest;
   /**
    * Resolve a severed section (key → command sequence). `processEnvelope` supplies one that checks the
@@ -299,8 +299,12 @@ export class Processor {
     this.manifestId = options.manifestId ?? [];
   }
 
-  /** Run the requested sections. Never throws for a failing manifest. */
+  private started = false;
+
+  /** Run the requested sections. Never throws for a failing manifest. A Processor runs once. */
   async run(): Promise<ProcessResult> {
+    if (this.started) throw new UpdateError('USAGE', 'Processor.run() may be called once; create a new Processor');
+    this.started = true;
     let error: UpdateError | undefined;
     let failRecord: SuitRecord | undefined;
     let failIsCondition = false;

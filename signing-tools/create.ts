@@ -197,8 +197,9 @@ async function resolveComponent(c: ReleaseComponent, i: number, desc: ReleaseDes
 }
 
 /** The bstr-wrapped fetch-arguments for the delta transport. */
-export function fetchArguments(encoding: string, precursor?: SuitDigest, any = false): Uint8Array {
-  const m = new Map<number, CborValue>([[FETCH_ARGS.ENCODING, encoding]]);
+export function fetchArguments(encoding: string | undefined, precursor?: SuitDigest, any = false): Uint8Array {
+  const m = new Map<number, CborValue>();
+  if (encoding !== undefined) m.set(FETCH_ARGS.ENCODING, encoding);
   if (precursor) m.set(FETCH_ARGS.PRECURSOR, digestCbor(precursor));
   if (any) m.set(FETCH_ARGS.ANY_PRECURSOR, true);
   return encodeCbor(m);
@@ -223,9 +224,11 @@ export function installSteps(c: ResolvedComponent): Seq {
   for (const r of c.requires) {
     seq.push(CMD.OVERRIDE_PARAMETERS, new Map<number, CborValue>([[PARAM.VERSION, bstr([r.cmp, r.version])]]), CMD.VERSION, COND_POLICY);
   }
+  // fetch-arguments persist across try-each branches, so the full-image branch sets its own (an empty
+  // map: plain fetch) rather than inheriting a failed delta branch's.
   const fullBranch = (): Seq => [
     CMD.OVERRIDE_PARAMETERS,
-    targetParams(c, [[PARAM.URI, c.uri!]]),
+    targetParams(c, [[PARAM.URI, c.uri!], [PARAM.FETCH_ARGUMENTS, encodeCbor(new Map())]]),
     CMD.FETCH,
     DIR_POLICY,
     CMD.IMAGE_MATCH,

@@ -14,15 +14,7 @@
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { UpdateError, isUpdateError, codeForReportByte, toHex, type ErrorCode } from '../manifest/index.js';
-import {
-  anchorFingerprint,
-  currentAnchors,
-  decodeAnchorSetFromOtp,
-  decodeChain,
-  encodeAnchorSetForOtp,
-  encodeChain,
-  type DeviceAnchorSet,
-} from './anchors.js';
+import { anchorFingerprint, currentAnchors, decodeChain, encodeChain, type DeviceAnchorSet } from './anchors.js';
 import { FaultInjector, Flash, type EraseValue, type FlashSnapshot } from './flash.js';
 import { Journal } from './journal.js';
 import { EfuseCounter, Otp } from './otp.js';
@@ -39,8 +31,8 @@ export interface DeviceConfig {
   eraseValue?: EraseValue;
   programMode?: 'strict' | 'nor';
   identity: DeviceIdentity;
-  /** Root trust anchors, burnt into OTP. */
-  anchors: DeviceAnchorSet;
+  /** Root trust anchors: the initial signed anchor statement (manifest signAnchorStatement), burnt into OTP. */
+  anchors: Uint8Array;
   /** Device identity private key bytes, burnt into OTP (never readable by the app in a real part). */
   identityKey?: Uint8Array;
   /** Override the profile's trial boots (N failed attempts before revert). */
@@ -84,10 +76,13 @@ export interface DeviceStats {
   journalCompactions: number;
 }
 
+/** Flash, fuses and the RAM-side view of the running application (a sweep resumes "while the app runs"). */
 export interface DeviceSnapshot {
   flash: FlashSnapshot;
   efuse: number;
   opIndex: number;
+  running: VerifiedImage | undefined;
+  bootCount: number;
 }
 
 const MAX_TRANSITIONS = 16;
@@ -104,7 +99,7 @@ export class Device {
   readonly trialBoots: number;
   private readonly journal: Journal;
   private readonly config: DeviceConfig;
-  private rootAnchors: DeviceAnchorSet;
+  private readonly rootStatement: Uint8Array;
   private anchors: DeviceAnchorSet;
   private chain: Uint8Array[] = [];
   state: BootState = initialState();
@@ -126,14 +121,14 @@ export class Device {
     if (opts.otp) this.otp = opts.otp;
     else {
       this.otp = new Otp();
-      this.otp.write('anchors', encodeAnchorSetForOtp(config.anchors));
+      this.otp.write('anchors', config.anchors);
       this.otp.write('vendor-id', config.identity.vendorId);
       this.otp.write('class-id', config.identity.classId);
       if (config.identity.deviceId) this.otp.write('device-id', config.identity.deviceId);
       if (config.identityKey) this.otp.write('identity-key', config.identityKey);
     }
-    this.rootAnchors = decodeAnchorSetFromOtp(this.otp.read('anchors')!);
-    this.anchors = this.rootAnchors;
+    this.rootStatement = this.otp.read('anchors')!;
+    this.anchors = currentAnchors(this.rootStatement, []);
   }
 
   // ------------------------------------------------------------------ geometry helpers
@@ -230,7 +225,7 @@ export class Device {
     this.journal.mount();
     this.state = decodeState(this.journal.get(STATE_KEY));
     this.chain = decodeChain(this.journal.get(ANCHORS_KEY));
-    this.anchors = currentAnchors(this.rootAnchors, this.chain);
+    this.anchors = currentAnchors(this.rootStatement, this.chain);
     // The eFuse epoch trails the committed record if power was cut between the two: catch up first.
     if (this.efuse.value < this.state.committedEpoch) this.efuse.advanceTo(this.state.committedEpoch);
 
@@ -424,7 +419,7 @@ export class Device {
     this.requireRunning();
     if (this.state.phase !== 'idle') throw new UpdateError('UPDATE_STATE_INVALID', `cannot change anchors while ${this.state.phase}`);
     const chain = [...this.chain, ...statements];
-    const next = currentAnchors(this.rootAnchors, chain);
+    const next = currentAnchors(this.rootStatement, chain);
     try {
       checkEnvelope(this.running!.envelopeBytes, this.policy(true, next));
     } catch (e) {
@@ -434,6 +429,14 @@ export class Device {
     this.chain = chain;
     this.anchors = next;
     return next;
+  }
+
+  /**
+   * Test hook: rewrite the current state record until a record of `payloadLength` no longer fits the
+   * journal's active unit, so the next such record forces a compaction (used by the fault sweep).
+   */
+  fillJournal(payloadLength: number): void {
+    while (this.journal.freeBytes >= this.journal.recordBytes(payloadLength)) this.put({ ...this.state });
   }
 
   currentAnchors(): DeviceAnchorSet {
@@ -470,7 +473,7 @@ export class Device {
   // ------------------------------------------------------------------ snapshots and persistence
 
   snapshot(): DeviceSnapshot {
-    return { flash: this.flash.snapshot(), efuse: this.efuse.value, opIndex: this.faults.opIndex };
+    return { flash: this.flash.snapshot(), efuse: this.efuse.value, opIndex: this.faults.opIndex, running: this.running, bootCount: this.bootCount };
   }
 
   restore(s: DeviceSnapshot): void {
@@ -479,7 +482,13 @@ export class Device {
     this.faults.opIndex = s.opIndex;
     this.faults.arm(undefined);
     this.faults.powerOn();
-    this.running = undefined;
+    this.ram.clear();
+    this.journal.mount();
+    this.state = decodeState(this.journal.get(STATE_KEY));
+    this.chain = decodeChain(this.journal.get(ANCHORS_KEY));
+    this.anchors = currentAnchors(this.rootStatement, this.chain);
+    this.running = s.running;
+    this.bootCount = s.bootCount;
   }
 
   /** Persist flash, OTP, fuses and wear to a directory (a fleet that survives restarts). */
@@ -531,7 +540,7 @@ export class Device {
       ...(meta.identity.deviceId ? { deviceId: hex(meta.identity.deviceId) } : {}),
     };
     const dev = new Device(
-      { profile: meta.profile, eraseValue: meta.eraseValue, programMode: meta.programMode, trialBoots: meta.trialBoots, identity, anchors: decodeAnchorSetFromOtp(otp.read('anchors')!) },
+      { profile: meta.profile, eraseValue: meta.eraseValue, programMode: meta.programMode, trialBoots: meta.trialBoots, identity, anchors: otp.read('anchors')! },
       { otp },
     );
     const data = readFileSync(join(dir, 'flash.bin'));

@@ -11,11 +11,12 @@ import {
   encodeEnvelope,
   generateKey,
   seq,
+  signAnchorStatement,
   signEnvelope,
   vendorIdFromDomain,
+  type AnchorSetInput,
   type SigningKey,
 } from '../manifest/index.js';
-import type { DeviceAnchorSet } from './anchors.js';
 import { Device, type DeviceConfig } from './device.js';
 import type { EraseValue } from './flash.js';
 import { prng } from './flash.js';
@@ -24,22 +25,31 @@ import type { DeviceIdentity } from './verify.js';
 export interface Vendor {
   key: SigningKey;
   identity: DeviceIdentity;
-  anchors: DeviceAnchorSet;
+  /** The initial anchor set (v1) and its self-signed statement (what goes into OTP). */
+  set: AnchorSetInput;
+  anchors: Uint8Array;
+}
+
+export function anchorKey(k: SigningKey, roles: ('firmware' | 'anchors')[] = ['firmware', 'anchors']) {
+  return { ...k.publicKey(), roles };
 }
 
 export function makeVendor(domain = 'example.com', model = 'sensor-1', extraKeys: SigningKey[] = []): Vendor {
   const key = generateKey(-8);
   const vendorId = vendorIdFromDomain(domain);
   const classId = classIdFrom(vendorId, model);
+  const set: AnchorSetInput = {
+    version: 1,
+    threshold: 1,
+    anchorThreshold: 1,
+    keys: [anchorKey(key), ...extraKeys.map((k) => anchorKey(k))],
+    revoked: [],
+  };
   return {
     key,
     identity: { vendorId, classId, deviceId: new Uint8Array(16).fill(7) },
-    anchors: {
-      version: 1,
-      threshold: 1,
-      keys: [{ ...key.publicKey(), roles: ['firmware', 'anchors'] }, ...extraKeys.map((k) => ({ ...k.publicKey(), roles: ['firmware' as const, 'anchors' as const] }))],
-      revoked: [],
-    },
+    set,
+    anchors: signAnchorStatement(set, [key, ...extraKeys]),
   };
 }
 

@@ -109,6 +109,16 @@ export class Journal {
     return this.gen;
   }
 
+  /** Bytes left for appends in the active unit before the next compaction (0 if dirty). */
+  get freeBytes(): number {
+    return this.active >= 0 && this.clean ? this.units[this.active]!.size - this.writePos : 0;
+  }
+
+  /** Bytes a record with this payload occupies. */
+  recordBytes(payloadLength: number): number {
+    return roundUp(4 + payloadLength + 4, this.flash.writeAlign);
+  }
+
   /** Largest payload that fits in a record. */
   get maxPayload(): number {
     return Math.min(0xffff, this.units[0].size - this.headerSize - 8 - this.flash.writeAlign);

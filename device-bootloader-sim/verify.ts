@@ -94,7 +94,8 @@ export function checkSignature(env: SuitEnvelope, bytes: Uint8Array, anchors: De
     throw new UpdateError(hit.code, hit.message);
   }
   try {
-    const r = verifyEnvelope(env, firmwareKeys(anchors), { threshold: 1, revokedKids: anchors.revoked });
+    // k-of-n with the set's firmware threshold; revoked keys never count (KEY_REVOKED).
+    const r = verifyEnvelope(env, firmwareKeys(anchors), { threshold: anchors.threshold, revokedKids: anchors.revoked });
     if (cacheEnabled) sigCache.set(key, { signers: r.signers });
     return r.signers;
   } catch (e) {
@@ -149,6 +150,10 @@ export function checkEnvelope(bytes: Uint8Array, ctx: PolicyContext): { env: Sui
   // REQ.SEC.SEQUENCE: monotonic sequence number against the committed anti-rollback counter.
   if (claims.seq < ctx.committedSeq || (!ctx.allowEqual && claims.seq === ctx.committedSeq)) {
     throw new UpdateError('ROLLBACK_REJECTED', `sequence number ${claims.seq} is below the committed ${ctx.committedSeq}`);
+  }
+  // Trust-anchor statements may raise a floor under the sequence number (docs/trust-anchors.md).
+  if (ctx.anchors.minSequence !== undefined && claims.seq < BigInt(ctx.anchors.minSequence)) {
+    throw new UpdateError('ROLLBACK_REJECTED', `sequence number ${claims.seq} is below the anchors' minimum ${ctx.anchors.minSequence}`);
   }
   if (claims.epoch < ctx.efuse.value) throw new UpdateError('ROLLBACK_REJECTED', `security epoch ${claims.epoch} is below the eFuse counter ${ctx.efuse.value}`);
   if (!ctx.efuse.canReach(claims.epoch)) throw new UpdateError('COUNTER_EXHAUSTED', `security epoch ${claims.epoch} exceeds the eFuse counter's ${ctx.efuse.bits} bits`);

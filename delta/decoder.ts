@@ -408,7 +408,7 @@ export class DeltaDecoder {
     fm.update(bit);
     let b = ob;
     if (bit) {
-      const v = this.rc.decodeBit(p, OFF_REP + lane) ? this.rep[lane]! : decTree(this.rc, p, OFF_V + lane * 256, 8);
+      const v = this.rc.decodeBit(p, OFF_REP + (this.hist & 1) * 4 + lane) ? this.rep[lane]! : decTree(this.rc, p, OFF_V + (this.hist & 3) * 256, 8);
       if (v === 0) throw malformed('zero value where a changed byte was announced');
       this.rep[lane] = v;
       b = (ob + v) & 0xff;

@@ -191,9 +191,9 @@ export function codeTriples(old: Uint8Array, nw: Uint8Array, triples: readonly T
       enc.encodeP16(fm.predict(lane, ob, oldAt(old, w + 3), oldAt(old, w + 2), h, since, dist), bit);
       fm.update(bit);
       if (bit) {
-        const vctx = lane;
+        const vctx = h & 3; // previous two bytes changed?
         const isRep = v === rep[lane] ? 1 : 0;
-        enc.encodeBit(p, OFF_REP + vctx, isRep);
+        enc.encodeBit(p, OFF_REP + (h & 1) * 4 + lane, isRep);
         if (!isRep) encTree(enc, p, OFF_V + vctx * 256, 8, v);
         rep[lane] = v;
       }

@@ -44,7 +44,7 @@ describe('release description', () => {
     expect(fieldsOf(() => parseReleaseDescription({ ...base, components: [{ id: ['0x0'], image: 'a' }] }))).toEqual(['components[0].id[0]']);
     expect(fieldsOf(() => parseReleaseDescription({ ...base, components: [{ id: ['0x00'], image: 'a', requiresVersion: ['~1'] }] }))).toEqual(['components[0].requiresVersion[0]']);
     expect(fieldsOf(() => parseReleaseDescription({ ...base, colour: 'red' }))).toEqual(['(top level)']);
-    expect(fieldsOf(() => parseReleaseDescription({ ...base, components: [{ id: ['0x00'], image: 'a', delta: { precursors: [{ uri: 'u' }] } }] }))).toEqual(['components[0].delta']);
+    expect(fieldsOf(() => parseReleaseDescription({ ...base, components: [{ id: ['0x00'], image: 'a', delta: { precursors: [{ uri: 'u' }] } }] }))).toEqual(['components[0].delta.precursors[0]']);
     expect(fieldsOf(() => parseReleaseDescription({ ...base, version: '1.x' }))).toEqual(['version']);
     const msg = (() => {
       try {

@@ -109,3 +109,21 @@ describe('libcsuit vectors in a dry run', () => {
     expect((await dryRunEnvelope(lib('expU2'), { version: [0, 9], now: 0 })).result.ok).toBe(true);
   });
 });
+
+describe('firmware-encryption manifests in a dry run', () => {
+  const fe = (f: string) => load(`firmware-encryption/suit-manifest-${f}.hex.signed`);
+  it('shows where a payload is decrypted', async () => {
+    expect((await dryRunEnvelope(fe('aes-kw-content'))).lines).toEqual(["would write 46 bytes (decrypting) into component ['plaintext-firmware']"]);
+    expect((await dryRunEnvelope(fe('aes-kw-slot'))).lines).toEqual([
+      'would fetch coaps://example.com/encrypted-firmware into component [01]',
+      'would copy component [01] into component [00] (decrypting)',
+    ]);
+    expect((await dryRunEnvelope(fe('es-ecdh-content'))).result.ok).toBe(true);
+    expect((await dryRunEnvelope(fe('aes-kw'))).result.ok).toBe(true);
+  });
+  it('es-ecdh-dependency: writes the dependency, verifies and processes it', async () => {
+    const { result, operations } = await dryRunEnvelope(fe('es-ecdh-dependency'));
+    expect(result.ok).toBe(true);
+    expect(operations.map((o) => o.op)).toEqual(['write', 'dependency-integrity', 'process-dependency']);
+  });
+});

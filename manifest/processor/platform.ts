@@ -202,7 +202,11 @@ export function componentIdKey(id: ComponentId): string {
   return id.map((b) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('')).join('/');
 }
 
-/** Human form of a component id, e.g. `[00]`, `['usr','bin']` style hex list: `[00 / 01]`. */
+/** Human form of a component id in EDN style: printable ASCII elements as 'text', others as hex: `[00]`, `['app', 01]`. */
 export function formatComponentId(id: ComponentId): string {
-  return `[${id.map((b) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('')).join(', ')}]`;
+  const part = (b: Uint8Array): string =>
+    b.length >= 2 && b.every((x) => x >= 0x20 && x < 0x7f && x !== 0x27)
+      ? `'${String.fromCharCode(...b)}'`
+      : Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+  return `[${id.map(part).join(', ')}]`;
 }

@@ -100,7 +100,7 @@ export function fetchTargets(env: SuitEnvelope): FetchTarget[] {
             ...(typeof p.get(PARAM.URI) === 'string' ? { uri: p.get(PARAM.URI) as string } : {}),
             ...(digest ? { digest } : {}),
             ...(typeof size === 'number' ? { size } : {}),
-            delta: p.has(PARAM.FETCH_ARGUMENTS),
+            delta: isDeltaArgs(p.get(PARAM.FETCH_ARGUMENTS)),
           });
         }
       }
@@ -116,6 +116,17 @@ export function fetchTargets(env: SuitEnvelope): FetchTarget[] {
     run(seq as CommandSequence, params, cur);
   }
   return out;
+}
+
+/** fetch-arguments naming a patch encoding (docs/release-description.md); `{}` is a plain fetch. */
+function isDeltaArgs(v: unknown): boolean {
+  if (!(v instanceof Uint8Array)) return false;
+  try {
+    const m = decodeCbor(v);
+    return m instanceof Map && m.has(1);
+  } catch {
+    return true; // not ours: treat as a transport-specific fetch, never as the plain image
+  }
 }
 
 function cloneParams(p: Map<number, Map<number, unknown>>): Map<number, Map<number, unknown>> {

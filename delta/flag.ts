@@ -20,7 +20,7 @@ export const FLAG_INPUTS = 4;
 export const FLAG_WSETS = 8;
 export const FLAG_W_INIT = 19661; // 0.3 in 16.16
 const W_MAX = 1 << 22;
-const LR = 5;
+const LR = 2;
 
 /** stretch(p) = ln(p/(1-p)) scaled by 256, for 12-bit probabilities; squash to 16 bits. */
 export const STRETCH12: Int16Array = (() => {

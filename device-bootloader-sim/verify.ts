@@ -21,6 +21,7 @@ import {
   UpdateError,
   computeDigest,
   createHasher,
+  decodeCoseMessage,
   decodeEnvelope,
   digestEquals,
   isUpdateError,
@@ -99,9 +100,26 @@ export function checkSignature(env: SuitEnvelope, bytes: Uint8Array, anchors: De
     if (cacheEnabled) sigCache.set(key, { signers: r.signers });
     return r.signers;
   } catch (e) {
-    if (isUpdateError(e) && cacheEnabled) sigCache.set(key, { code: e.code, message: e.message });
-    throw e;
+    const err = isUpdateError(e) && e.code === 'KEY_UNTRUSTED' ? revokedSigner(env, anchors) ?? e : e;
+    if (isUpdateError(err) && cacheEnabled) sigCache.set(key, { code: err.code, message: err.message });
+    throw err;
   }
+}
+
+/** A revoked key is usually dropped from the set, so "untrusted" is refined to KEY_REVOKED when a signer's kid is on the revocation list. */
+function revokedSigner(env: SuitEnvelope, anchors: DeviceAnchorSet): UpdateError | undefined {
+  for (const block of env.authBlocks) {
+    try {
+      const msg = decodeCoseMessage(block);
+      const kids = msg.kind === 'sign' ? msg.signatures.map((s) => s.kid) : [msg.kid];
+      for (const kid of kids) {
+        if (kid && anchors.revoked.includes(toHex(kid))) return new UpdateError('KEY_REVOKED', `envelope is signed by revoked key ${toHex(kid)}`);
+      }
+    } catch {
+      /* malformed blocks were already judged by verifyEnvelope */
+    }
+  }
+  return undefined;
 }
 
 /** Extract the image claims of a single-component manifest from its shared sequence. */

@@ -4,6 +4,9 @@ import { describe, expect, it } from 'vitest';
 import { UpdateError } from '../manifest/errors.js';
 import { DeltaDecoder, type DeltaDecoderState, applyDelta, encodeDelta, readDeltaHeader } from './index.js';
 import { sha256 } from '@noble/hashes/sha2.js';
+import { crc32Update } from './format.js';
+
+const crc32 = (b: Uint8Array): number => crc32Update(0, b);
 
 const corpus = (name: string): Uint8Array => new Uint8Array(readFileSync(new URL(`../../shared/corpus/${name}`, import.meta.url)));
 
@@ -292,6 +295,33 @@ describe('delta resume', () => {
       expect(Buffer.from(flash).equals(Buffer.from(nw))).toBe(true);
       expect(d2.peakRamBytes).toBeLessThanOrEqual(16384);
     }
+  });
+
+  it('refuses a resume state with a damaged changed-byte model, and version 1 patches', () => {
+    const old = synthOld(9000, 5);
+    const nw = mutate(old, 6);
+    const patch = encodeDelta(old, nw);
+    const d1 = new DeltaDecoder({ readOld: (a, l) => old.subarray(a, a + l), writePage: () => {}, maxNewSize: nw.length, pageSize: 1024 });
+    d1.push(patch.subarray(0, patch.length >> 1));
+    const st = d1.exportState();
+    const mk = (s: DeltaDecoderState) => () =>
+      new DeltaDecoder({ readOld: (a, l) => old.subarray(a, a + l), writePage: () => {}, maxNewSize: nw.length, pageSize: 1024, resumeFrom: s });
+    for (const bad of [
+      { ...st, flagWeights: st.flagWeights.slice(1) },
+      { ...st, flagWeights: st.flagWeights.map(() => 1 << 23) },
+      { ...st, flagCounters: st.flagCounters.slice(8) },
+      { ...st, since: -1 },
+      { ...st, dist: 1 << 25 },
+      { ...st, hist: 2 ** 32 },
+      { ...st, v: 1 as unknown as 2 },
+    ])
+      expectCode(mk(bad), ['UPDATE_STATE_INVALID']);
+    const v1 = patch.slice(0, 56);
+    v1[4] = 1;
+    v1[6] = 1;
+    const c = new DataView(v1.buffer);
+    c.setUint32(52, crc32(v1.subarray(0, 52)), true);
+    expectCode(() => readDeltaHeader(v1), ['PATCH_MALFORMED']);
   });
 
   it('exports mid-page state between pushes and resumes from it', () => {

@@ -189,6 +189,11 @@ describe('suit-sign: keygen → create → sign (two keys) → verify threshold 
       expect(r.out, c).toMatch(/Example/);
       expect(r.out, c).toContain(`suit-sign ${c}`);
     }
+    for (const c of [['anchors', 'build'], ['anchors', 'sign'], ['anchors', 'verify'], ['anchors', 'verify-chain'], ['anchors', 'inspect'], ['lms-state', 'show'], ['lms-state', 'adopt']]) {
+      const r = await cli(d, ...c, '--help');
+      expect(r.code, c.join(' ')).toBe(0);
+      expect(r.out, c.join(' ')).toContain(`suit-sign ${c.join(' ')}`);
+    }
     const bad = await cli(d, 'verify', '--json');
     expect(bad.code).toBe(64);
     expect(bad.json()).toMatchObject({ ok: false, code: 'USAGE' });

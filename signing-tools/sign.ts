@@ -13,6 +13,7 @@ import {
   type SuitEnvelope,
 } from '../manifest/index.js';
 import { readEnvelopeFile, writeEnvelopeFile } from './envelope-file.js';
+import { refuseExisting } from './fsutil.js';
 import { loadSigningKey, prepareKey, type LoadedSigningKey } from './keys.js';
 
 export interface SignResult {
@@ -76,10 +77,8 @@ export async function signEnvelopeFile(input: string, keyFiles: string[], output
   for (const f of keyFiles) {
     keys.push(await loadSigningKey(f, { ...(opts.passphrase !== undefined ? { passphrase: opts.passphrase } : {}), legacyAlgIds: opts.legacyAlgIds ?? false }));
   }
-  if (!opts.force && input !== output) {
-    const { refuseExisting } = await import('./fsutil.js');
-    await refuseExisting([output], false);
-  }
+  // Refuse an existing output before any signature is made (an HSS-LMS index would be spent for nothing).
+  if (input !== output) await refuseExisting([output], opts.force ?? false);
   const r = await signEnvelopeWith(env, keys);
   await writeEnvelopeFile(output, r.envelope, opts.force === true || input === output);
   return r;

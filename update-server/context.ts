@@ -18,6 +18,9 @@ export interface ServerConfig {
   presignExpirySeconds: number;
   /** Externally visible base URL (for absolute download links), if known. */
   publicUrl?: string;
+  /** Management API requests per second per token (sustained) and burst. */
+  tokenRatePerSecond: number;
+  tokenBurst: number;
 }
 
 export const DEFAULT_CONFIG: ServerConfig = {
@@ -25,6 +28,8 @@ export const DEFAULT_CONFIG: ServerConfig = {
   payloadMaxBytes: 4 * 1024 * 1024 * 1024,
   envelopeMaxBytes: 256 * 1024,
   presignExpirySeconds: 6 * 3600,
+  tokenRatePerSecond: 50,
+  tokenBurst: 200,
 };
 
 /** Domain events other parts react to (e.g. delta scheduling on `release.created`). */

@@ -10,7 +10,7 @@ const errors = (...codes: number[]): Resp => Object.fromEntries(codes.map((c) =>
 const p = (name: string, description = ''): unknown => ({ name, in: 'path', required: true, schema: { type: 'string' }, description });
 const q = (name: string, type = 'string'): unknown => ({ name, in: 'query', required: false, schema: { type } });
 const body = (name: string, type = 'application/json'): unknown => ({ required: true, content: { [type]: { schema: ref(name) } } });
-const op = (tag: string, summary: string, responses: Resp, extra: Record<string, unknown> = {}) => ({ tags: [tag], summary, responses: { ...responses, ...errors(401) }, ...extra });
+const op = (tag: string, summary: string, responses: Resp, extra: Record<string, unknown> = {}) => ({ tags: [tag], summary, responses: { ...responses, ...errors(401, 429) }, ...extra });
 const paging = [q('after'), q('limit', 'integer')];
 
 export const managementOpenApi: OpenApiFragment = {

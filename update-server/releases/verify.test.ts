@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  buildManifest, classIdFrom, computeDigest, encodeEnvelope, exportPublicPem, fromHex, generateKey, signEnvelope, uuidToString, vendorIdFromDomain,
+  buildManifest, classIdFrom, computeDigest, encodeCoseKey, encodeEnvelope, exportPublicPem, fromHex, generateKey, signEnvelope, uuidToString, vendorIdFromDomain,
 } from '../../manifest/index.js';
 import { ADMIN, bearer, makeHarness, type Harness } from '../testing/harness.js';
 import { manifestVerifier } from './verify.js';
@@ -108,6 +108,22 @@ describe('releases with the real SUIT/COSE core', () => {
     expect(list.body.items.map((r: { sequence: number }) => r.sequence)).toEqual([2, 1]);
     const trunc = await post(env.subarray(0, 10));
     expect(trunc.status).toBe(400);
+  });
+
+  it('a COSE_Key anchor (hex) verifies like its PEM; a device identity key may be a COSE_Key too', async () => {
+    const k3 = generateKey('ed25519');
+    const hex = Buffer.from(encodeCoseKey(k3)).toString('hex');
+    const a = await h.http.post(`/api/v1/anchors/${V}/keys`).set(admin).send({ format: 'cose', key: hex });
+    expect([a.status, a.body.kid, a.body.format]).toEqual([201, k3.kid, 'cose']);
+    const ok = await post(envelope(5, [k3]));
+    expect([ok.status, ok.body.signers]).toEqual([201, [k3.kid]]);
+    const dev = await h.http.post('/api/v1/devices').set(admin).send({ id: 'real-1', vendorId: V, classId: C, identityKey: Buffer.from(encodeCoseKey(generateKey('ed25519'))).toString('hex') });
+    expect(dev.status).toBe(201);
+    const devPem = await h.http.post('/api/v1/devices').set(admin).send({ id: 'real-2', vendorId: V, classId: C, identityKey: exportPublicPem(generateKey('ed25519')) });
+    expect(devPem.status).toBe(201);
+    const junk = await h.http.post('/api/v1/devices').set(admin).send({ id: 'real-3', vendorId: V, classId: C, identityKey: 'abcd' });
+    expect(junk.status).toBe(400);
+    expect(junk.body.error.code).toMatch(/^(KEY_MALFORMED|CBOR_MALFORMED|COSE_MALFORMED)$/);
   });
 
   it('draft Example 0 verifies with the draft key and then needs its payload', async () => {

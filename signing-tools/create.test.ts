@@ -198,4 +198,47 @@ describe('the manifest layout through the processor', () => {
     expect(r.ok).toBe(false);
     expect(p.calls.some((c) => c.startsWith('fetch'))).toBe(false);
   });
+
+  it('two components: each sequence selects its component; both images installed, one invoked', async () => {
+    const dir = await tempDir();
+    const a = randomBytes(3000);
+    const b = randomBytes(2000);
+    await writeFile(path.join(dir, 'a.bin'), a);
+    await writeFile(path.join(dir, 'b.bin'), b);
+    const r = await createRelease(
+      {
+        vendor: { domain: 'acme.example' },
+        class: { info: 'two' },
+        sequenceNumber: 2,
+        components: [
+          { id: ['app'], image: 'a.bin', uri: 'https://cdn/a', invoke: true },
+          { id: ['0x01', 'radio'], image: 'b.bin', uri: 'https://cdn/b', class: { info: 'radio-fw' } },
+        ],
+      },
+      { baseDir: dir },
+    );
+    const env = decodeEnvelope(r.envelope);
+    const { uuid5 } = await import('../manifest/index.js');
+    const vendor = parseUuid('0637e301-e05d-505b-8267-486f5677de9b');
+    const p = new MemoryPlatform({
+      vendorIds: [vendor],
+      identityByComponent: new Map([
+        ['617070', { classIds: [uuid5(vendor, 'two')] }],
+        ['01/726164696f', { classIds: [uuid5(vendor, 'radio-fw')] }],
+      ]),
+      remote: new Map([['https://cdn/a', new Uint8Array(a)], ['https://cdn/b', new Uint8Array(b)]]),
+    });
+    const k = generateKey('p256');
+    const res = await processEnvelope(signEnvelope(env, [k]), p, { sections: ['install', 'validate', 'invoke'], installedSequenceNumber: 1, verify: (e) => verifyEnvelope(e, [k.publicKey()]) });
+    expect(res.ok, JSON.stringify(res.error) + JSON.stringify([...p.storage.keys()])).toBe(true);
+    expect(Buffer.from(p.content([new TextEncoder().encode('app')])!).equals(a)).toBe(true);
+    expect(Buffer.from(p.content([Uint8Array.of(1), new TextEncoder().encode('radio')])!).equals(b)).toBe(true);
+    expect(p.invoked).toHaveLength(1);
+  });
+
+  it('a 64-bit sequence number given as a string survives', async () => {
+    const r = await createRelease({ ...base, sequenceNumber: '18446744073709551615' }, { baseDir: '/' });
+    expect(decodeEnvelope(r.envelope).manifest.sequenceNumber).toBe(18446744073709551615n);
+    expect(() => parseReleaseDescription({ ...base, sequenceNumber: '18446744073709551616' })).toThrow(expect.objectContaining({ code: 'RELEASE_DESCRIPTION_INVALID' }));
+  });
 });

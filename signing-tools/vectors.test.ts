@@ -83,4 +83,16 @@ describe('suit-sign on every shared SUIT vector', () => {
       }
     });
   }
+
+  it('sign adds a block to a third-party envelope (with severed members) and keeps the original one', async () => {
+    expect((await cli(dir, 'keygen', '--alg', 'ed25519', '--out', 'extra')).code).toBe(0);
+    const s = await cli(dir, 'sign', path.join(VECTORS, 'example2.hex'), '--key', 'extra.pem', '-o', 'ex2.suit', '--json');
+    expect(s.json(), s.out).toMatchObject({ ok: true, blocks: 2 });
+    const v = await cli(dir, 'verify', 'ex2.suit', '--key', 'draft.pub.pem', '--key', 'extra.pub.pem', '--threshold', '2', '--json');
+    expect(v.json(), v.out).toMatchObject({ ok: true });
+    const insp = (await cli(dir, 'inspect', 'ex2.suit', '--json')).json<{ severed: unknown[]; digest: { hex: string } }>();
+    const orig = (await cli(dir, 'inspect', path.join(VECTORS, 'example2.hex'), '--json')).json<{ severed: unknown[]; digest: { hex: string } }>();
+    expect(insp.digest.hex).toBe(orig.digest.hex);
+    expect(insp.severed).toEqual(orig.severed);
+  });
 });

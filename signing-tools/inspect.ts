@@ -38,7 +38,7 @@ function expand(v: unknown, depth: number): unknown {
   if (v instanceof Uint8Array) {
     if (v.length < 2) return v;
     try {
-      const inner = decodeCbor(v, { maxBytes: v.length, allowFloats: false });
+      const inner = decodeCbor(v, { maxBytes: v.length, allowFloats: false, allowComponentIdKeys: true });
       if (typeof inner === 'object' && inner !== null && !(inner instanceof Uint8Array)) return new Embedded(expand(inner, depth + 1));
     } catch {
       // not CBOR: keep as bytes

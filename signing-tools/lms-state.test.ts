@@ -69,4 +69,20 @@ describe('HSS-LMS state file', () => {
     expect((await reserveLmsIndex(sp)).index).toBe(2);
     expect((await reserveLmsIndex(sp)).index).toBe(3);
   });
+
+  it('serialises concurrent signers: no index is handed out twice; a held lock refuses', async () => {
+    const dir = await tmp();
+    const sp = path.join(dir, 'k.state');
+    await createLmsState(sp, 'kid1', 64);
+    const results = await Promise.allSettled(Array.from({ length: 8 }, () => reserveLmsIndex(sp)));
+    const got = results.filter((r) => r.status === 'fulfilled').map((r) => (r as PromiseFulfilledResult<{ index: number }>).value.index);
+    for (const r of results) if (r.status === 'rejected') expect(r.reason).toMatchObject({ code: 'SIGNER_STATE_INVALID' });
+    expect(new Set(got).size).toBe(got.length);
+    expect(got.length).toBeGreaterThanOrEqual(1);
+    await writeFile(sp + '.lock', 'pid 1');
+    await expect(reserveLmsIndex(sp)).rejects.toMatchObject({ code: 'SIGNER_STATE_INVALID' });
+    await rm(sp + '.lock');
+    const next = await reserveLmsIndex(sp);
+    expect(next.index).toBe(got.length);
+  });
 });

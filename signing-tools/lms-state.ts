@@ -13,6 +13,7 @@
  *       where both copies would hand out the same indexes) → SIGNER_STATE_INVALID;
  *     - state.next > journal.next: a crash between the rename and the journal append; harmless
  *       (indexes only move forward) and repaired on this advance.
+ *  A lock file (`.lock`, O_EXCL) serialises concurrent signers on one machine.
  *  `adoptLmsState` re-binds a state to its current file after an intentional move (the operator
  *  asserts the old copy is destroyed).
  */
@@ -166,6 +167,47 @@ export async function loadLmsState(statePath: string, kid?: string): Promise<Lms
  * only then return the index to sign with.
  */
 export async function reserveLmsIndex(statePath: string, kid?: string): Promise<{ index: number; remaining: number; total: number }> {
+  const release = await lockState(statePath);
+  try {
+    return await reserveLocked(statePath, kid);
+  } finally {
+    await release();
+  }
+}
+
+export const lockPathFor = (statePath: string): string => `${statePath}.lock`;
+
+/**
+ * Exclusive lock (O_EXCL lock file) around read-check-advance, so two suit-sign processes on the
+ * same machine can never read the same counter. A lock left by a crash is not broken automatically:
+ * the operator removes it after checking that no other suit-sign runs.
+ */
+async function lockState(statePath: string): Promise<() => Promise<void>> {
+  const lp = lockPathFor(statePath);
+  let fh: fsp.FileHandle;
+  try {
+    fh = await fsp.open(lp, C.O_WRONLY | C.O_CREAT | C.O_EXCL, 0o600);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') {
+      const holder = await fsp.readFile(lp, 'utf8').catch(() => '');
+      throw new UpdateError(
+        'SIGNER_STATE_INVALID',
+        `HSS-LMS state ${statePath} is locked by another suit-sign (${holder.trim() || 'unknown'}); if none is running (a crash), delete ${lp}`,
+      );
+    }
+    throw ioError(e, 'HSS-LMS state lock', lp);
+  }
+  try {
+    await fh.write(`pid ${process.pid} since ${new Date().toISOString()}\n`);
+  } finally {
+    await fh.close();
+  }
+  return async () => {
+    await fsp.rm(lp, { force: true });
+  };
+}
+
+async function reserveLocked(statePath: string, kid?: string): Promise<{ index: number; remaining: number; total: number }> {
   const s = await loadLmsState(statePath, kid);
   if (s.next >= s.total) {
     throw new UpdateError('SIGNER_STATE_EXHAUSTED', `HSS-LMS key ${s.kid} has used all ${s.total} signatures (state ${statePath})`);

@@ -58,8 +58,10 @@ describe('suit-sign bundle / delta', () => {
     // The envelope inside still verifies.
     await writeFile(path.join(d, 'from-bundle.suit'), idx.envelope);
     expect((await cli(d, 'verify', 'from-bundle.suit', '--key', 'k.pub.pem')).code).toBe(0);
-    const chk = await cli(d, 'bundle-check', 'r.bundle', '--json');
-    expect(chk.json()).toMatchObject({ ok: true });
+    const chk = await cli(d, 'bundle-check', 'r.bundle', '--key', 'k.pub.pem', '--json');
+    expect(chk.json(), chk.out).toMatchObject({ ok: true, signers: [expect.any(String)] });
+    expect(chk.json<{ payloads: { delta: boolean }[] }>().payloads.map((p) => p.delta)).toEqual([false, false, true]);
+    expect((await cli(d, 'bundle-check', 'r.bundle', '--key', 'app-v1.bin', '--json')).json()).toMatchObject({ ok: false });
 
     // A payload the manifest does not fetch is refused; a bad URI too.
     await writeFile(path.join(d, 'other.bin'), 'other');

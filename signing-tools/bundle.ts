@@ -293,3 +293,50 @@ export async function checkBundlePayloads(file: string, index: BundleIndex): Pro
     if (n !== e.size || !digestEquals(h.digest(), e.digest)) throw new UpdateError('PAYLOAD_DIGEST_MISMATCH', `bundle ${file}: payload ${e.uri ?? '(no uri)'} does not match its digest`);
   }
 }
+
+export interface BundleCheck {
+  envelopeSize: number;
+  signers?: string[];
+  payloads: { uri?: string; size: number; offset: number; digest: string; delta: boolean }[];
+}
+
+/**
+ * Check a bundle: the envelope decodes (and verifies, with keys), every payload matches its header
+ * digest, every payload is something the manifest fetches, and a full-image payload's digest is the
+ * one the manifest signs for its URI.
+ */
+export async function checkBundleFile(file: string, opts: { keyFiles?: string[]; threshold?: number } = {}): Promise<BundleCheck> {
+  const idx = await readBundleIndex(file);
+  const { decodeEnvelope, verifyEnvelope } = await import('../manifest/index.js');
+  let env: SuitEnvelope;
+  try {
+    env = decodeEnvelope(idx.envelope, { maxBytes: MAX_BUNDLE_ENVELOPE });
+  } catch (e) {
+    if (e instanceof UpdateError) throw new UpdateError(e.code, `bundle ${file}: envelope: ${e.message}`, { cause: e });
+    throw e;
+  }
+  let signers: string[] | undefined;
+  if (opts.keyFiles && opts.keyFiles.length > 0) {
+    const { loadTrustedKey } = await import('./keys.js');
+    const keys = [];
+    for (const f of opts.keyFiles) keys.push(await loadTrustedKey(f));
+    try {
+      signers = verifyEnvelope(env, keys, { threshold: opts.threshold ?? 1 }).signers;
+    } catch (e) {
+      if (e instanceof UpdateError) throw new UpdateError(e.code, `bundle ${file}: envelope: ${e.message}`, { cause: e });
+      throw e;
+    }
+  }
+  await checkBundlePayloads(file, idx);
+  const targets = fetchTargets(env);
+  const payloads: BundleCheck['payloads'] = [];
+  for (const e of idx.entries) {
+    const forUri = targets.filter((t) => t.uri !== undefined && t.uri === e.uri);
+    const full = targets.find((t) => !t.delta && t.digest && digestEquals(t.digest, e.digest));
+    if (!full && forUri.length === 0) {
+      throw new UpdateError('PAYLOAD_DIGEST_MISMATCH', `bundle ${file}: payload ${e.uri ?? '(no uri)'} is nothing the manifest fetches`);
+    }
+    payloads.push({ ...(e.uri !== undefined ? { uri: e.uri } : {}), size: e.size, offset: e.offset, digest: Buffer.from(e.digest.bytes).toString('hex'), delta: !full });
+  }
+  return { envelopeSize: idx.envelope.length, ...(signers ? { signers } : {}), payloads };
+}

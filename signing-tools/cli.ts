@@ -21,7 +21,7 @@ import { signEnvelopeFile } from './sign.js';
 import { attachSignatureFile, parseAlgOption, writeSigningRequest } from './two-step.js';
 import { verifyEnvelopeFile, verifyWithAnchorsFile } from './verify.js';
 import { diagnosticOfFile, inspectEnvelopeFile, renderTree } from './inspect.js';
-import { createBundle, parsePayloadArg, readBundleIndex, checkBundlePayloads } from './bundle.js';
+import { createBundle, parsePayloadArg, checkBundleFile } from './bundle.js';
 import { makeDeltaFile } from './delta.js';
 import { adoptLmsState, loadLmsState } from './lms-state.js';
 import { registerAnchorCommands } from './anchors-cli.js';
@@ -66,6 +66,13 @@ export function buildProgram(io: CliIo, state: { exit: number }): Command {
     .showHelpAfterError(false)
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout(s), writeErr: (s) => io.stderr(s), outputError: () => undefined });
+  example(
+    program,
+    'suit-sign keygen --alg ed25519 --out keys/release-a --passphrase-file pass-a.txt',
+    'suit-sign create --release release.yaml -o app.unsigned.suit',
+    'suit-sign sign app.unsigned.suit --key keys/release-a.pem --passphrase-file pass-a.txt -o app.suit',
+    'suit-sign verify app.suit --key keys/release-a.pub.pem --json',
+  );
 
   /** Wrap an action: JSON or human output, UpdateError → exit status. */
   const run =
@@ -324,20 +331,24 @@ export function buildProgram(io: CliIo, state: { exit: number }): Command {
   example(
     program
       .command('bundle-check')
-      .description('Read a bundle: list its payloads and check each against its digest (streaming). Verify the envelope with `verify` on the extracted envelope or on the device.')
+      .description('Read a bundle: check each payload against its digest (streaming) and against what the manifest fetches; with --key also verify the envelope.')
       .argument('<bundle>', 'bundle file')
+      .option('--key <file>', 'trusted public key: also verify the envelope; repeat', collect, [])
+      .option('--threshold <k>', 'distinct keys that must have signed', '1')
       .option('--json', 'print JSON')
       .action(
-        run(async (out, file: string) => {
-          const idx = await readBundleIndex(abs(file));
-          await checkBundlePayloads(abs(file), idx);
+        run(async (out, file: string, opts: { key: string[]; threshold: string }) => {
+          const r = await checkBundleFile(abs(file), { keyFiles: opts.key.map(abs), threshold: Number(opts.threshold) });
           out.result(
-            { envelopeSize: idx.envelope.length, payloads: idx.entries.map((e) => ({ uri: e.uri, size: e.size, offset: e.offset, digest: Buffer.from(e.digest.bytes).toString('hex') })) },
-            [`${file}: envelope ${idx.envelope.length} bytes`, ...idx.entries.map((e) => `  payload ${e.uri ?? '(no uri)'}: ${e.size} bytes at ${e.offset}, digest OK`)].join('\n'),
+            { envelopeSize: r.envelopeSize, ...(r.signers ? { signers: r.signers } : {}), payloads: r.payloads },
+            [
+              `${file}: envelope ${r.envelopeSize} bytes${r.signers ? `, verified (signers ${r.signers.join(', ')})` : ' (not verified: pass --key)'}`,
+              ...r.payloads.map((e) => `  payload ${e.uri ?? '(no uri)'}: ${e.size} bytes at ${e.offset}, digest OK${e.delta ? ' (delta patch)' : ''}`),
+            ].join('\n'),
           );
         }),
       ),
-    'suit-sign bundle-check app-v2.bundle',
+    'suit-sign bundle-check app-v2.bundle --key keys/release-a.pub.pem',
   );
 
   // ------------------------------------------------------------------ delta

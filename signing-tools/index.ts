@@ -35,5 +35,5 @@ export { readEnvelopeFile, readEnvelopeBytes } from './envelope-file.js';
 export { buildAnchorPayload, signAnchorFile, verifyAnchorFile, verifyAnchorChainFiles, readAnchorSet, readStatement, type BuildAnchorOptions, type AnchorSetView } from './anchors.js';
 
 // offline distribution
-export { createBundle, readBundleIndex, openBundlePayload, checkBundlePayloads, fetchTargets, BUNDLE_MAGIC, type BundleEntry, type BundleIndex, type FetchTarget } from './bundle.js';
+export { createBundle, readBundleIndex, openBundlePayload, checkBundlePayloads, checkBundleFile, fetchTargets, BUNDLE_MAGIC, type BundleEntry, type BundleIndex, type BundleCheck, type FetchTarget } from './bundle.js';
 export { makeDeltaFile, type DeltaResult } from './delta.js';

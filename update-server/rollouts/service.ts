@@ -75,9 +75,10 @@ export class RolloutService {
     return this.loaded;
   }
 
-  private async compile(r: Rollout): Promise<Live> {
+  /** `s`: the store to read through (the transaction's, when called inside one: SQLite has one connection). */
+  private async compile(r: Rollout, s: StateStore = this.ctx.store): Promise<Live> {
     let groupName: string | undefined;
-    if (r.target.kind === 'group') groupName = (await this.ctx.store.getGroup(r.target.groupId))?.name ?? '\u0000missing-group';
+    if (r.target.kind === 'group') groupName = (await s.getGroup(r.target.groupId))?.name ?? '\u0000missing-group';
     return { r, match: compileTarget(r.target, groupName === undefined ? {} : { groupName }) };
   }
 
@@ -86,10 +87,11 @@ export class RolloutService {
     this.serving.sort((a, b) => (b.r.startedAt ?? '').localeCompare(a.r.startedAt ?? '') || b.r.id.localeCompare(a.r.id));
   }
 
-  private async setLive(r: Rollout): Promise<void> {
+  private async setLive(r: Rollout, s: StateStore = this.ctx.store): Promise<void> {
+    const live = SERVING.has(r.state) ? await this.compile(r, s) : null;
     this.serving = this.serving.filter((l) => l.r.id !== r.id);
-    if (SERVING.has(r.state)) {
-      this.serving.push(await this.compile(r));
+    if (live) {
+      this.serving.push(live);
       this.sortServing();
     }
   }
@@ -210,19 +212,25 @@ export class RolloutService {
       await dbOf(t).updateTable('rollouts').set({ state: next.state, phase: next.phase, pause_reason: next.pauseReason, updated_at: at }).where('id', '=', cur.id).execute();
       await this.ctx.audit({ actor, tenantId: cur.tenantId, action, target: cur.id, details: { decision: d.kind, from: cur.state, to: next.state, phase: next.phase, ...(d.kind === 'pause' ? { reason: d.reason } : {}) } }, t);
     };
-    if (tx) await run(tx);
-    else await this.ctx.store.transaction(run);
-    await this.setLive(next);
-    await this.updateStateGauge();
+    if (tx) {
+      await run(tx);
+      await this.setLive(next, tx);
+      // Not awaited: the gauge query runs once the caller's transaction released the connection.
+      setImmediate(() => void this.updateStateGauge().catch(() => undefined));
+    } else {
+      await this.ctx.store.transaction(run);
+      await this.setLive(next);
+      await this.updateStateGauge();
+    }
     return next;
   }
 
   // ---------------------------------------------------------------- counts
 
-  private async phaseCounts(rolloutId: string): Promise<StateCounts[]> {
+  private async phaseCounts(rolloutId: string, s: StateStore = this.ctx.store): Promise<StateCounts[]> {
     let c = this.counts.get(rolloutId);
     if (c) return c;
-    const rows = await this.db.selectFrom('rollout_assignments').select(['phase', 'state', (eb) => eb.fn.countAll().as('n')])
+    const rows = await dbOf(s).selectFrom('rollout_assignments').select(['phase', 'state', (eb) => eb.fn.countAll().as('n')])
       .where('rollout_id', '=', rolloutId).groupBy(['phase', 'state']).execute();
     c = [];
     for (const row of rows) {
@@ -372,9 +380,10 @@ export class RolloutService {
     if (next === null) return { assignment: a, changed: false, decision: { kind: 'none' } };
     const at = this.now().toISOString();
     const updated: Assignment = { ...a, state: next, resultCode: code ?? a.resultCode, updatedAt: at };
+    // Counts first (from before this change), then bump: the query must not see the update.
+    const counts = await this.phaseCounts(a.rolloutId, tx);
     await dbOf(tx).updateTable('rollout_assignments').set({ state: next, result_code: updated.resultCode, updated_at: at }).where('id', '=', a.id).execute();
     await this.ctx.audit({ actor: `device:${a.deviceId}`, tenantId: null, action: 'assignment.status', target: a.deviceId, details: { assignmentId: a.id, rolloutId: a.rolloutId, from: a.state, to: next, ...(code ? { code } : {}) } }, tx);
-    const counts = await this.phaseCounts(a.rolloutId);
     this.bump(a.rolloutId, a.phase, a.state, next);
     const cached = this.latest.get(a.deviceId);
     if (cached && cached.id === a.id) this.latest.set(a.deviceId, updated);

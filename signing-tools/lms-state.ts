@@ -213,8 +213,13 @@ async function reserveLocked(statePath: string, kid?: string): Promise<{ index: 
     throw new UpdateError('SIGNER_STATE_EXHAUSTED', `HSS-LMS key ${s.kid} has used all ${s.total} signatures (state ${statePath})`);
   }
   const advanced: LmsState = { format: s.format, version: s.version, kid: s.kid, stateId: s.stateId, next: s.next + 1, total: s.total };
-  await writeFileAtomic(statePath, JSON.stringify(advanced, null, 2) + '\n', { mode: 0o600, force: true, what: 'HSS-LMS state file' });
-  await record(statePath, advanced);
+  try {
+    await writeFileAtomic(statePath, JSON.stringify(advanced, null, 2) + '\n', { mode: 0o600, force: true, what: 'HSS-LMS state file' });
+    await record(statePath, advanced);
+  } catch (e) {
+    // Not persisted → no signature: the index may be lost (safe), never handed out unrecorded.
+    throw new UpdateError('SIGNER_STATE_INVALID', `HSS-LMS state ${statePath} cannot be advanced (${(e as Error).message}); nothing was signed`, { cause: e });
+  }
   return { index: s.next, remaining: s.total - advanced.next, total: s.total };
 }
 

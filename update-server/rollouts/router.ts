@@ -38,6 +38,13 @@ export function rolloutsRouter(ctx: ServerContext): Router {
   const r = Router();
   const svc = rolloutService(ctx);
   const kills = killSwitches(ctx);
+  // The device view's "pending update" is what the device's open assignment says (no admission here).
+  ctx.hooks.pendingUpdate ??= async (device) => {
+    await svc.ready();
+    const a = await svc.latestAssignment(device.id);
+    const ro = a && a.state !== 'superseded' && a.state !== 'cancelled' && a.state !== 'confirmed' ? svc.servingRollout(a.rolloutId) : undefined;
+    return a && ro ? { releaseId: a.releaseId, sequence: ro.sequence, source: `rollout:${ro.id}` } : null;
+  };
   r.use(authenticate(ctx));
 
   r.post('/', requirePermission('rollouts.write'), parseBody(ctx.config.bodyLimitBytes), async (req, res) => {

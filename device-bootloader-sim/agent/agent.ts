@@ -68,6 +68,8 @@ export interface AgentOptions {
   faults?: AgentFaults;
   /** Receive buffer (bytes handed to the writer at once). */
   rxBuffer?: number;
+  /** 'auto' (default): the delta when one exists for the running image; 'full': always the full image. */
+  payload?: 'auto' | 'full';
   log?: (event: AgentEvent) => void;
 }
 
@@ -92,6 +94,11 @@ export interface AgentStats {
   energyMillijoules: number;
   secondsOnAir: number;
   radio: string;
+  /** Payload bytes received as delta patches, and what the full images of those updates weigh. */
+  deltaBytes: number;
+  deltaFullEquivalent: number;
+  updatesByDelta: number;
+  updatesByFull: number;
 }
 
 interface PollUpdate {
@@ -134,6 +141,10 @@ export class UpdateAgent {
   private peakRam = 0;
   private readonly base: { erases: number; writes: number };
   private downloadAttempt = 0;
+  private deltaBytes = 0;
+  private deltaFullEquivalent = 0;
+  private updatesByDelta = 0;
+  private updatesByFull = 0;
   /** Last poll interval the server gave, seconds. */
   pollAfter = 60;
   /** Everything this device reported last (for the fleet view). */
@@ -185,6 +196,10 @@ export class UpdateAgent {
       energyMillijoules: Math.round(cost.millijoules * 10) / 10,
       secondsOnAir: Math.round(cost.secondsOnAir * 10) / 10,
       radio: this.radio.name,
+      deltaBytes: this.deltaBytes,
+      deltaFullEquivalent: this.deltaFullEquivalent,
+      updatesByDelta: this.updatesByDelta,
+      updatesByFull: this.updatesByFull,
     };
   }
 
@@ -454,7 +469,7 @@ export class UpdateAgent {
       const full = a.payloads.find((p) => p.kind === 'full' && p.sha256 === target);
       const delta = a.payloads.find((p) => p.kind === 'delta' && p.from === current && p.to === target);
       let choice = record.download && [full, delta].find((p) => p && p.sha256 === record.download!.sha256);
-      choice ??= delta ?? full;
+      choice ??= (this.o.payload === 'full' ? undefined : delta) ?? full;
       if (!choice) throw new UpdateError('PAYLOAD_MISSING', 'the update names no payload with the signed digest');
       if (!record.download || record.download.sha256 !== choice.sha256) {
         record.download = { kind: choice.kind, sha256: choice.sha256, url: choice.url, size: choice.size, offset: 0 };
@@ -487,6 +502,7 @@ export class UpdateAgent {
 
   private async downloadAndStage(r: AgentRecord, envelope: Uint8Array, claims: ImageClaims, _token: string): Promise<void> {
     const d = r.download!;
+    const fullSize = claims.size;
     const w = new CandidateWriter(this.dev, {
       kind: d.kind,
       envelope,
@@ -514,6 +530,7 @@ export class UpdateAgent {
         try {
           await this.authed((t) =>
             this.http.download(d.url, t, start, d.size, (b) => {
+              if (d.kind === 'delta') this.deltaBytes += b.length;
               buf.set(b);
               w.push(buf.subarray(0, b.length));
             }, { chunk: rx, ...(linkCut !== undefined ? { cutAfter: linkCut } : {}), etag: `"${d.sha256}"` }),
@@ -533,6 +550,10 @@ export class UpdateAgent {
       this.dev.ram.free(buf);
       await w.finish();
       this.sigVerifications++;
+      if (d.kind === 'delta') {
+        this.updatesByDelta++;
+        this.deltaFullEquivalent += fullSize;
+      } else this.updatesByFull++;
       this.dev.faults.arm(undefined);
     } finally {
       this.dev.ram.free(buf);

@@ -5,7 +5,8 @@
  */
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
+import { createPublicKey, randomBytes } from 'node:crypto';
 import * as ed from '@noble/ed25519';
 import { sha512 } from '@noble/hashes/sha2.js';
 import { toHex } from '../../manifest/index.js';
@@ -30,7 +31,7 @@ export interface ProvisionSpec {
 }
 
 /** Factory: OTP (anchors, identity key), signed image in the primary slot, first boot. */
-export async function provisionDevice(s: ProvisionSpec): Promise<{ device: Device; publicKeyHex: string }> {
+export async function provisionDevice(s: ProvisionSpec): Promise<{ device: Device; publicKeyHex: string; publicKeyPem: string }> {
   const secret = new Uint8Array(randomBytes(32));
   const device = new Device({
     profile: s.profile,
@@ -41,7 +42,11 @@ export async function provisionDevice(s: ProvisionSpec): Promise<{ device: Devic
   });
   await device.factoryInstall(s.factoryEnvelope, s.factoryImage);
   await device.boot();
-  return { device, publicKeyHex: toHex(ed.getPublicKey(secret)) };
+  const pub = ed.getPublicKey(secret);
+  const publicKeyPem = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(pub).toString('base64url') }, format: 'jwk' })
+    .export({ type: 'spki', format: 'pem' })
+    .toString();
+  return { device, publicKeyHex: toHex(pub), publicKeyPem };
 }
 
 export interface FleetMember {
@@ -110,6 +115,7 @@ export class Fleet {
   start(): void {
     this.ac = new AbortController();
     const signal = this.ac.signal;
+    setMaxListeners(0, signal); // one listener per sleeping agent
     // Stagger the first polls like a fleet powered on over a few seconds.
     this.running = this.members.map(async (m, i) => {
       await new Promise((r) => setTimeout(r, (i * 37) % 500));

@@ -138,13 +138,13 @@ export async function provisionFleet(w: World, fleet: Fleet, n: number, profiles
   for (let i = 0; i < n; i++) {
     const id = `dev-${String(i + 1).padStart(3, '0')}`;
     const profile = profiles[i % profiles.length]!;
-    const { device, publicKeyHex } = await provisionDevice({
+    const { device, publicKeyPem } = await provisionDevice({
       deviceId: id, profile, identity: { vendorId: vendorIdBytes, classId: classIdBytes }, anchors: w.anchors,
       factoryEnvelope: factory.envelope, factoryImage: factory.image,
     });
     const claimCode = `CLAIM-${id}-${Math.random().toString(36).slice(2, 10)}`;
     await api(w, w.admin, 'POST', '/api/v1/devices', {
-      id, vendorId: w.vendorId, classId: w.classId, identityKey: publicKeyHex, claimCode, tags: [profile],
+      id, vendorId: w.vendorId, classId: w.classId, identityKey: publicKeyPem, claimCode, tags: [profile],
       currentSeq: factory.seq, currentDigest: sha256hex(factory.image),
     });
     await api(w, w.operator, 'POST', '/api/v1/devices/claim', { deviceId: id, claimCode });
@@ -163,4 +163,188 @@ export async function rollout(w: World, id: string): Promise<{ state: string; ph
 
 export function fleetOptions(w: World, o: Partial<FleetOptions> = {}): FleetOptions {
   return { server: w.server.url, radio: 'nb-iot', timeScale: 1, ...o };
+}
+
+// ---------------------------------------------------------------------------------------- the story
+
+export interface StoryOptions {
+  devices: number;
+  profiles: string[];
+  /** Devices whose power is cut once in the middle of their first download. */
+  powerCuts: number;
+  /** Devices whose link breaks at random points of their downloads. */
+  linkCuts: number;
+  /** One device that always takes the full image (the delta-vs-full comparison). */
+  fullImageDevice?: boolean;
+  seed?: number;
+  /** Called about 4 times a second with the current picture. */
+  progress?: (p: StoryProgress) => void;
+  note?: (line: string) => void;
+  timeoutMs?: number;
+}
+
+export interface StoryProgress {
+  stage: string;
+  rolloutState: string;
+  phase: number;
+  counts: Record<string, number>;
+  versions: Record<string, number>;
+  devices: number;
+}
+
+export interface StorySummary {
+  devices: number;
+  updated: number;
+  reverted: number;
+  bricked: number;
+  rolloutState: string;
+  bytesOnAir: number;
+  bytesOnAirFull: number;
+  seconds: number;
+  versions: Record<string, number>;
+  firstRollout: { state: string; counts: Record<string, number> };
+  secondRollout: { state: string; counts: Record<string, number>; pauseReason: string | null };
+  powerCuts: number;
+  linkBreaks: number;
+  energyMillijoules: number;
+  updatesByDelta: number;
+  updatesByFull: number;
+  perDevice: ReturnType<Fleet['states']>;
+  fullDevice?: { id: string; bytesReceived: number };
+  deltaDevice?: { id: string; bytesReceived: number };
+}
+
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const ACTIVE = ['assigned', 'downloading', 'installed', 'booted'];
+
+export async function runStory(o: StoryOptions): Promise<StorySummary> {
+  const t0 = Date.now();
+  const note = o.note ?? (() => undefined);
+  const rnd = rng(o.seed ?? 1);
+  const [v1, v2] = await corpusPair('mbed-blinky-k64f');
+  note(`firmware: mbed-blinky-k64f from ../shared/corpus (v1.0.0 ${v1.length} B → v1.1.0 ${v2.length} B), bad build v1.2.0 fails its self-test`);
+  const w = await buildWorld([
+    { name: 'v1', version: '1.0.0', image: v1 },
+    { name: 'v2', version: '1.1.0', image: v2 },
+    { name: 'v3-bad', version: '1.2.0', image: badBuild(v2) },
+  ]);
+  let fleet: Fleet | undefined;
+  try {
+    note(`vendor key generated and 3 releases signed offline (suit-sign library); suit-server on ${w.server.url}`);
+    const [r1, r2, r3] = w.releases as [Release, Release, Release];
+    await publish(w, r1);
+    await publish(w, r2);
+    const powerCutIds = new Set<string>();
+    const linkCutIds = new Set<string>();
+    const ids = Array.from({ length: o.devices }, (_, i) => `dev-${String(i + 1).padStart(3, '0')}`);
+    for (let i = 0; i < o.powerCuts; i++) powerCutIds.add(ids[(3 + i * 7) % ids.length]!);
+    for (let i = 0; i < o.linkCuts; i++) linkCutIds.add(ids[(5 + i * 11) % ids.length]!);
+    const fullId = o.fullImageDevice ? ids[ids.length - 1] : undefined;
+    const cutDone = new Set<string>();
+    fleet = new Fleet(fleetOptions(w, {
+      faults: (id) => ({
+        ...(powerCutIds.has(id) ? {
+          powerCut: ({ kind }) => {
+            // Once, in the first download: after some flash operations of the staging.
+            if (cutDone.has(id)) return undefined;
+            cutDone.add(id);
+            return 3 + Math.floor(rnd() * (kind === 'delta' ? 12 : 40));
+          },
+        } : {}),
+        ...(linkCutIds.has(id) ? { linkCut: ({ attempt, offset, size }) => (attempt < 3 && size - offset > 64 ? 1 + Math.floor(rnd() * (size - offset - 1)) : undefined) } : {}),
+      }),
+      log: (e) => {
+        if (e.kind === 'power-cut') note(`⚡ power cut on ${e.deviceId} in the middle of its update; it reboots and resumes`);
+      },
+    }));
+    await provisionFleet(w, fleet, o.devices, o.profiles);
+    if (fullId) {
+      // This one always downloads the full image: the baseline for delta vs full.
+      (fleet.members.find((m) => m.id === fullId)!.agent.o as { payload?: 'auto' | 'full' }).payload = 'full';
+    }
+    note(`${o.devices} devices provisioned (${o.profiles.join(' + ')}), registered by the vendor and claimed by tenant ${TENANT}`);
+    await waitForDelta(w, r1, r2);
+    note('server prepared the delta 1.0.0 → 1.1.0');
+
+    const versions = (): Record<string, number> => {
+      const v: Record<string, number> = {};
+      for (const s of fleet!.states()) v[s.version] = (v[s.version] ?? 0) + 1;
+      return v;
+    };
+    const watch = async (id: string, stage: string, until: (ro: Awaited<ReturnType<typeof rollout>>) => boolean, ms: number) => {
+      const end = Date.now() + ms;
+      let ro = await rollout(w, id);
+      while (!until(ro) && Date.now() < end) {
+        o.progress?.({ stage, rolloutState: ro.state, phase: ro.phase, counts: ro.counts, versions: versions(), devices: o.devices });
+        await new Promise((r) => setTimeout(r, 250));
+        ro = await rollout(w, id);
+      }
+      o.progress?.({ stage, rolloutState: ro.state, phase: ro.phase, counts: ro.counts, versions: versions(), devices: o.devices });
+      return ro;
+    };
+
+    fleet.start();
+    const ro1Id = await startRollout(w, r2, 'blinky 1.1.0', [
+      { name: 'canary', percent: 20, success: { confirmedPercent: 90, minDevices: 1 }, errorThreshold: { maxFailedPercent: 20, minSample: 5 } },
+      { name: 'everyone', percent: 100, success: { confirmedPercent: 95, minDevices: 1 }, errorThreshold: { maxFailedPercent: 20, minSample: 10 } },
+    ]);
+    note('rollout 1: 1.1.0 in two phases (canary 20 %, then everyone)');
+    const ro1 = await watch(ro1Id, 'rollout 1.1.0', (ro) => ro.state === 'completed' || ro.state === 'paused' || ro.state === 'cancelled', o.timeoutMs ?? 90_000);
+    note(`rollout 1 ${ro1.state}: ${ro1.counts['confirmed']} confirmed`);
+
+    await publish(w, r3);
+    await waitForDelta(w, r2, r3);
+    const ro2Id = await startRollout(w, r3, 'blinky 1.2.0', [
+      { name: 'canary', percent: 20, success: { confirmedPercent: 90, minDevices: 1 }, errorThreshold: { maxFailed: 3, minSample: 1 } },
+      { name: 'everyone', percent: 100, success: { confirmedPercent: 95, minDevices: 1 }, errorThreshold: { maxFailedPercent: 10, minSample: 5 } },
+    ]);
+    note('rollout 2: 1.2.0 (a build whose application fails its self-test), same two phases, pause after 3 failures');
+    await watch(ro2Id, 'rollout 1.2.0', (ro) => ro.state !== 'running', o.timeoutMs ?? 60_000);
+    // Let devices already on their way finish (they revert too), then stop.
+    const ro2 = await watch(ro2Id, 'rollout 1.2.0', (ro) => ACTIVE.every((s) => !ro.counts[s]), 20_000);
+    note(`rollout 2 ${ro2.state}${ro2.pauseReason ? ` (${ro2.pauseReason})` : ''}: ${ro2.counts['reverted']} reverted`);
+    await fleet.stop();
+
+    const states = fleet.states();
+    const stats = fleet.stats();
+    const sum = (f: (s: (typeof stats)[number]) => number) => stats.reduce((a, s) => a + f(s), 0);
+    const bytesOnAir = sum((s) => s.bytesReceived + s.bytesSent);
+    const bytesOnAirFull = bytesOnAir - sum((s) => s.deltaBytes) + sum((s) => s.deltaFullEquivalent);
+    const fullIdx = fullId ? fleet.members.findIndex((m) => m.id === fullId) : -1;
+    const deltaIdx = fleet.members.findIndex((m, i) => i !== fullIdx && !powerCutIds.has(m.id) && !linkCutIds.has(m.id) && m.agent.dev.profile.name === fleet!.members[fullIdx]?.agent.dev.profile.name);
+    return {
+      devices: o.devices,
+      updated: states.filter((s) => s.seq === r2.seq).length,
+      reverted: states.filter((s) => s.lastUpdate === 'reverted').length,
+      bricked: states.filter((s) => s.bricked).length,
+      rolloutState: ro2.state,
+      bytesOnAir,
+      bytesOnAirFull,
+      seconds: Math.round((Date.now() - t0) / 100) / 10,
+      versions: versions(),
+      firstRollout: { state: ro1.state, counts: ro1.counts },
+      secondRollout: { state: ro2.state, counts: ro2.counts, pauseReason: ro2.pauseReason },
+      powerCuts: sum((s) => s.powerCuts),
+      linkBreaks: sum((s) => s.linkBreaks),
+      energyMillijoules: Math.round(sum((s) => s.energyMillijoules)),
+      updatesByDelta: sum((s) => s.updatesByDelta),
+      updatesByFull: sum((s) => s.updatesByFull),
+      perDevice: states,
+      ...(fullIdx >= 0 ? { fullDevice: { id: fullId!, bytesReceived: stats[fullIdx]!.bytesReceived } } : {}),
+      ...(deltaIdx >= 0 ? { deltaDevice: { id: fleet.members[deltaIdx]!.id, bytesReceived: stats[deltaIdx]!.bytesReceived } } : {}),
+    };
+  } finally {
+    if (fleet) await fleet.stop().catch(() => undefined);
+    await w.close();
+  }
 }

@@ -106,13 +106,7 @@ describe('state transitions', () => {
     const img1 = makeImage(20000, 1);
     const img2 = makeImage(22000, 2, img1);
     const patch = encodeDelta(img1, img2);
-    let roundTrips = true;
-    try {
-      roundTrips = same(applyDelta(img1, patch).output, img2);
-    } catch {
-      roundTrips = false;
-    }
-    if (!roundTrips) return; // delta/ is still changing its format; the sweep reports this as skipped
+    expect(same(applyDelta(img1, patch).output, img2)).toBe(true);
     const dev = await makeDevice(v, 'nrf52840', 0xff, { image: img1, seq: 1 });
     await dev.stage(makeRelease(v, { seq: 2, image: img2 }), patch, { delta: true });
     await dev.boot();

@@ -139,7 +139,7 @@ export class Fleet {
   }
 
   /** Per-device view: committed sequence, version, trial, last status, last update outcome. */
-  states(): { id: string; profile: string; seq: number; version: string; lastStatus: string; lastUpdate: string; bricked: boolean }[] {
+  states(): { id: string; profile: string; seq: number; version: string; imageDigest: string; committedSeq: number; lastStatus: string; lastUpdate: string; bricked: boolean }[] {
     return this.members.map((m) => {
       const d = m.agent.dev;
       let info;
@@ -153,6 +153,8 @@ export class Fleet {
         profile: d.profile.name,
         seq: info ? Number(info.sequenceNumber) : -1,
         version: info?.version?.join('.') ?? '?',
+        imageDigest: info?.imageDigest ?? '',
+        committedSeq: info ? Number(info.committedSequenceNumber) : -1,
         lastStatus: m.agent.lastStatus,
         lastUpdate: info?.lastUpdate ?? 'none',
         bricked: !info,

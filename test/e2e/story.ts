@@ -294,19 +294,21 @@ export async function runStory(o: StoryOptions): Promise<StorySummary> {
     };
 
     fleet.start();
+    // Count-based phases: the canary is the first devices to poll, the rest follow once it is good.
+    const canary = Math.max(3, Math.round(o.devices * 0.2));
     const ro1Id = await startRollout(w, r2, 'blinky 1.1.0', [
-      { name: 'canary', percent: 20, success: { confirmedPercent: 90, minDevices: 1 }, errorThreshold: { maxFailedPercent: 20, minSample: 5 } },
-      { name: 'everyone', percent: 100, success: { confirmedPercent: 95, minDevices: 1 }, errorThreshold: { maxFailedPercent: 20, minSample: 10 } },
+      { name: 'canary', count: canary, success: { confirmedPercent: 100, minDevices: canary }, errorThreshold: { maxFailedPercent: 20, minSample: 5 } },
+      { name: 'everyone', count: o.devices, success: { confirmedPercent: 100, minDevices: o.devices - canary }, errorThreshold: { maxFailedPercent: 20, minSample: 10 } },
     ]);
-    note('rollout 1: 1.1.0 in two phases (canary 20 %, then everyone)');
-    const ro1 = await watch(ro1Id, 'rollout 1.1.0', (ro) => ro.state === 'completed' || ro.state === 'paused' || ro.state === 'cancelled', o.timeoutMs ?? 90_000);
+    note(`rollout 1: 1.1.0 in two phases (canary of ${canary} devices, then everyone)`);
+    const ro1 = await watch(ro1Id, 'rollout 1.1.0', (ro) => (ro.state === 'completed' && ACTIVE.every((s) => !ro.counts[s])) || ro.state === 'paused' || ro.state === 'cancelled', o.timeoutMs ?? 90_000);
     note(`rollout 1 ${ro1.state}: ${ro1.counts['confirmed']} confirmed`);
 
     await publish(w, r3);
     await waitForDelta(w, r2, r3);
     const ro2Id = await startRollout(w, r3, 'blinky 1.2.0', [
-      { name: 'canary', percent: 20, success: { confirmedPercent: 90, minDevices: 1 }, errorThreshold: { maxFailed: 3, minSample: 1 } },
-      { name: 'everyone', percent: 100, success: { confirmedPercent: 95, minDevices: 1 }, errorThreshold: { maxFailedPercent: 10, minSample: 5 } },
+      { name: 'canary', count: canary, success: { confirmedPercent: 100, minDevices: canary }, errorThreshold: { maxFailed: 3, minSample: 1 } },
+      { name: 'everyone', count: o.devices, success: { confirmedPercent: 100, minDevices: o.devices - canary }, errorThreshold: { maxFailedPercent: 10, minSample: 5 } },
     ]);
     note('rollout 2: 1.2.0 (a build whose application fails its self-test), same two phases, pause after 3 failures');
     await watch(ro2Id, 'rollout 1.2.0', (ro) => ro.state !== 'running', o.timeoutMs ?? 60_000);

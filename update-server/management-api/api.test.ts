@@ -5,6 +5,9 @@ import { recordReport } from '../services/reports.js';
 import { verifyAuditChain } from '../state/index.js';
 import { fakeEnvelope, fakeKey, type FakeEnvelope } from '../testing/fake-verifier.js';
 import { ADMIN, bearer, makeHarness, type Harness } from '../testing/harness.js';
+import { makeRequestChecker } from '../testing/openapi-check.js';
+import { buildOpenApi } from '../openapi.js';
+import { defaultMounts } from '../mounts.js';
 
 const sha = (b: Uint8Array | string): string => createHash('sha256').update(b).digest('hex');
 const V = 'v-acme';
@@ -413,6 +416,36 @@ describe('audit log', () => {
     expect(beta.body.items.every((e: { tenantId: string }) => e.tenantId === 'beta')).toBe(true);
     expect((await h.http.get('/api/v1/audit?after=-1').set(admin)).status).toBe(400);
     expect(await verifyAuditChain(h.server.ctx.store)).toMatchObject({ ok: true, count: all.length });
+  });
+});
+
+describe('requests and atomicity', () => {
+  it('the request bodies the tests send match the documented request schemas (and bad ones do not)', () => {
+    const check = makeRequestChecker(buildOpenApi(defaultMounts) as Record<string, any>);
+    check('post', '/api/v1/tenants', { id: 'acme', name: 'Acme' });
+    check('post', '/api/v1/tokens', { role: 'viewer', tenantId: 'acme', label: 'x' });
+    check('post', '/api/v1/anchors/{vendorId}/keys', { format: 'pem', key: fakeKey('aa') });
+    check('put', '/api/v1/anchors/{vendorId}/policy', { threshold: 2 });
+    check('post', '/api/v1/devices', { id: 'd', vendorId: V, classId: C, identityKey: fakeKey('d'), tags: ['eu'] });
+    check('post', '/api/v1/devices/claim', { deviceId: 'd', claimCode: 'ABCD-EFGH' });
+    check('put', '/api/v1/devices/{id}/tags', { tags: ['a'] });
+    check('post', '/api/v1/groups', { name: 'g' });
+    expect(() => check('post', '/api/v1/tenants', { id: 'x' })).toThrow();
+    expect(() => check('put', '/api/v1/anchors/{vendorId}/policy', { threshold: 'two' })).toThrow();
+  });
+  it('a release whose transaction fails leaves no row and no audit entry; the retry succeeds', async () => {
+    const before = (await h.http.get('/api/v1/audit?limit=1000').set(admin)).body.items.length;
+    const saved = h.server.ctx.hooks.onReleaseCreated;
+    h.server.ctx.hooks.onReleaseCreated = async () => { throw new Error('simulated crash inside the transaction'); };
+    const body = env({ sequence: 7, components: [{ digest: sha(img2), size: img2.length }] });
+    const res = await h.http.post('/api/v1/releases').set(bearer(rm)).set('Content-Type', 'application/suit-envelope+cose').send(body);
+    h.server.ctx.hooks.onReleaseCreated = saved;
+    expect([res.status, res.body.error.code]).toEqual([500, 'INTERNAL']);
+    expect(res.body.error.message).toBe('internal error');
+    expect((await h.http.get(`/api/v1/releases/${sha(body)}`).set(admin)).status).toBe(404);
+    expect((await h.http.get('/api/v1/audit?limit=1000').set(admin)).body.items.length).toBe(before);
+    const retry = await h.http.post('/api/v1/releases').set(bearer(rm)).set('Content-Type', 'application/suit-envelope+cose').send(body);
+    expect(retry.status).toBe(201);
   });
 });
 

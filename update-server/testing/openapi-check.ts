@@ -24,3 +24,15 @@ export function makeChecker(doc: Record<string, any>) {
     if (!parsed.success) throw new Error(`${method} ${path} ${res.status}: body does not match ${refName}: ${parsed.error.message}\n${JSON.stringify(res.body)}`);
   };
 }
+
+/** Validates a JSON request body against the operation's documented requestBody schema. */
+export function makeRequestChecker(doc: Record<string, any>) {
+  return function checkRequest(method: string, path: string, body: unknown): void {
+    const op = doc['paths']?.[path]?.[method.toLowerCase()];
+    expect(op, `${method} ${path} is documented`).toBeTruthy();
+    const refName: string | undefined = op.requestBody?.content?.['application/json']?.schema?.$ref?.split('/').pop();
+    expect(refName, `${method} ${path} documents a JSON request body`).toBeTruthy();
+    const parsed = getSchema(refName!)!.safeParse(body);
+    if (!parsed.success) throw new Error(`${method} ${path}: request does not match ${refName}: ${parsed.error.message}`);
+  };
+}

@@ -102,7 +102,8 @@ async function registerDevices(dir: string, n: number, sims: SimDevice[]): Promi
 
 async function startChild(dir: string, bareBodyHex: string): Promise<{ port: number; barePort: number; stop: () => Promise<void> }> {
   const self = fileURLToPath(import.meta.url);
-  const child = spawn(process.execPath, [...process.execArgv, self, '--serve', dir], {
+  const prof = process.env['BENCH_PROF'] ? ['--cpu-prof', `--cpu-prof-dir=${process.env['BENCH_PROF']}`] : [];
+  const child = spawn(process.execPath, [...process.execArgv, ...prof, self, '--serve', dir], {
     stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, BENCH_BARE_BODY_HEX: bareBodyHex },
   });
   const ports = await new Promise<{ port: number; barePort: number }>((resolve, reject) => {
@@ -185,16 +186,17 @@ async function main(): Promise<void> {
 
     const child = await startChild(dir, Buffer.from(encodeCbor(decodeCbor(sampleBody, { maxBytes: 1 << 20 }))).toString('hex'));
     try {
-      const pollUrl = `http://127.0.0.1:${child.port}/device/v1/poll?seq=1`;
+      const pollUrl = `http://127.0.0.1:${child.port}${process.env['BENCH_PATH'] ?? '/device/v1/poll?seq=1'}`; // BENCH_PATH: profiling aid
       const bareUrl = `http://127.0.0.1:${child.barePort}/device/v1/poll?seq=1`;
       log('warming up…');
       await load(pollUrl, tokens, 1, connections);
-      await load(bareUrl, tokens, 1, connections);
+      if (process.env['BENCH_ONLY_POLL'] === undefined) await load(bareUrl, tokens, 1, connections);
       log(`autocannon ${connections} connections × ${duration} s each (poll, bare, poll, bare)…`);
       const p1 = await load(pollUrl, tokens, duration / 2, connections);
-      const b1 = await load(bareUrl, tokens, duration / 2, connections);
+      const onlyPoll = process.env['BENCH_ONLY_POLL'] !== undefined; // profiling aid
+      const b1 = onlyPoll ? p1 : await load(bareUrl, tokens, duration / 2, connections);
       const p2 = await load(pollUrl, tokens, duration / 2, connections);
-      const b2 = await load(bareUrl, tokens, duration / 2, connections);
+      const b2 = onlyPoll ? p2 : await load(bareUrl, tokens, duration / 2, connections);
       const bad = p1.non2xx + p2.non2xx + p1.errors + p2.errors;
       if (bad > 0) throw new Error(`poll run had ${bad} failed requests`);
       const pollReqPerSec = (p1.requests.average + p2.requests.average) / 2;

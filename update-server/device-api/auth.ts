@@ -83,6 +83,14 @@ export class DeviceAuth {
     return { token, expiresIn: this.opts.tokenTtlSeconds, expiresAt: new Date(expiresAt).toISOString() };
   }
 
+  /** Synchronous fast path: the token's device when it is cached and valid, else undefined (then call resolve). */
+  resolveCached(token: string): { deviceId: string; hash: string } | undefined {
+    if (!token.startsWith(DEVICE_TOKEN_PREFIX) || token.length > 128) return undefined;
+    const hash = sha256hex(token);
+    const c = this.tokens.get(hash);
+    return c && c.expiresAt > this.now() ? { deviceId: c.deviceId, hash } : undefined;
+  }
+
   /** Device id of a valid bearer token; AUTH_REQUIRED otherwise. `hash` is sha256(token) hex. */
   async resolve(token: string): Promise<{ deviceId: string; hash: string }> {
     if (!token.startsWith(DEVICE_TOKEN_PREFIX) || token.length > 128) throw new UpdateError('AUTH_REQUIRED', 'a device bearer token is required');

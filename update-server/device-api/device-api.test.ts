@@ -19,7 +19,8 @@ const binary = (res: any, cb: (e: Error | null, b: Buffer) => void): void => {
   res.on('data', (c: Buffer) => chunks.push(c));
   res.on('end', () => cb(null, Buffer.concat(chunks)));
 };
-const cbor = (r: Response): any => plain(decodeCbor(new Uint8Array(r.body as Buffer), { maxBytes: 1 << 20 }));
+// requireDeterministic: the cached, spliced poll encoding must still be core deterministic CBOR.
+const cbor = (r: Response): any => plain(decodeCbor(new Uint8Array(r.body as Buffer), { maxBytes: 1 << 20, requireDeterministic: true }));
 
 let h: Harness;
 let operator: string;

@@ -66,6 +66,59 @@ export function send(req: Request, res: Response, status: number, body: unknown)
   }
 }
 
+const keyBytes = new Map<string, Uint8Array>();
+function encodedKey(k: string): Uint8Array {
+  let b = keyBytes.get(k);
+  if (!b) keyBytes.set(k, (b = encodeCbor(k)));
+  return b;
+}
+
+/**
+ * Deterministic CBOR of a text-keyed map split around one key's value (`hole`): `prefix` ends with
+ * that key, `suffix` holds the entries after it. The poll answer is encoded once per assignment this
+ * way and only its `pollAfter` value is encoded per request.
+ */
+export function encodeMapAround(obj: Record<string, unknown>, hole: string): { prefix: Buffer; suffix: Buffer } {
+  const entries: [Uint8Array, Uint8Array | null][] = [[encodedKey(hole), null]];
+  for (const [k, v] of Object.entries(obj)) if (v !== undefined && k !== hole) entries.push([encodedKey(k), encodeCbor(cborOf(v))]);
+  // RFC 8949 §4.2.1: keys sorted by the bytewise order of their encodings.
+  entries.sort((x, y) => Buffer.compare(x[0], y[0]));
+  const n = entries.length;
+  const head = n < 24 ? Buffer.from([0xa0 | n]) : Buffer.from([0xb8, n]);
+  const pre: Uint8Array[] = [head];
+  const post: Uint8Array[] = [];
+  let past = false;
+  for (const [k, v] of entries) {
+    if (v === null) { pre.push(k); past = true; continue; }
+    (past ? post : pre).push(k, v);
+  }
+  return { prefix: Buffer.concat(pre), suffix: Buffer.concat(post) };
+}
+
+const NONE_PARTS = encodeMapAround({ v: 1, status: 'none' }, 'pollAfter');
+
+function sendPoll(req: Request, res: Response, a: PollAnswer): void {
+  let parts: { prefix: Buffer; suffix: Buffer } | undefined;
+  if (!wantsJson(req)) {
+    if (a.status === 'none') parts = NONE_PARTS;
+    else if (a.status === 'update' && a.cached) {
+      const { etag: _e, cached: _c, pollAfter: _p, ...rest } = a.cached.answer;
+      parts = a.cached.encoded ??= encodeMapAround({ v: 1, ...rest }, 'pollAfter');
+    }
+  }
+  if (!parts) {
+    const { etag: _e, ...body } = a as PollAnswer & { retryAfter?: number; cached?: unknown };
+    delete body.retryAfter;
+    delete body.cached;
+    send(req, res, 200, { v: 1, ...body });
+    return;
+  }
+  res.statusCode = 200;
+  res.setHeader('Cache-Control', 'no-store');
+  res.setHeader('Content-Type', CBOR);
+  res.end(Buffer.concat([parts.prefix, encodeCbor(a.pollAfter), parts.suffix]));
+}
+
 const bytes = (min: number, max: number) => z.union([
   z.instanceof(Uint8Array),
   z.string().max(max * 2).regex(/^[A-Za-z0-9_-]*$/, 'base64url').transform((s) => new Uint8Array(Buffer.from(s, 'base64url'))),
@@ -96,6 +149,16 @@ function deviceAuth(api: DeviceApi): RequestHandler {
   return (req, _res, next) => {
     const h = req.headers.authorization;
     if (typeof h !== 'string' || !h.startsWith('Bearer ')) return next(new UpdateError('AUTH_REQUIRED', 'a device bearer token is required'));
+    const hit = api.auth.resolveCached(h.slice(7));
+    if (hit) {
+      try {
+        api.tokenLimiter.check(hit.hash, 'token');
+      } catch (e) {
+        return next(e);
+      }
+      req.device = { id: hit.deviceId, tokenHash: hit.hash };
+      return next();
+    }
     api.auth.resolve(h.slice(7)).then((r) => {
       api.tokenLimiter.check(r.hash, 'token');
       req.device = { id: r.deviceId, tokenHash: r.hash };
@@ -130,6 +193,24 @@ export function deviceRouter(ctx: ServerContext, opts?: Partial<DeviceApiOptions
   // Errors from this router are CBOR unless the device asked for JSON.
   r.use((_req, res, next) => { res.locals['preferCbor'] = true; next(); });
 
+  const authed = deviceAuth(api);
+
+  // --- poll ---
+  r.get('/poll', authed, async (req, res) => {
+    const dev = requireDevice(req);
+    const q = pollQuery(req);
+    const a = await api.poll(dev.id, q);
+    const unchanged = etagMatches(req, a.etag);
+    ctx.metrics.polls.inc({ outcome: unchanged ? 'not_modified' : a.status });
+    pollHeaders(res, a);
+    if (unchanged) {
+      res.statusCode = 304;
+      res.end();
+      return;
+    }
+    sendPoll(req, res, a);
+  });
+
   // --- authentication (no token yet; rate-limited per device id) ---
   r.post('/auth/challenge', parseBody(AUTH_BODY_MAX), async (req, res) => {
     const body = ChallengeRequest.parse(req.body ?? {});
@@ -142,25 +223,6 @@ export function deviceRouter(ctx: ServerContext, opts?: Partial<DeviceApiOptions
     api.authLimiter.check(`t:${body.deviceId}`, 'device');
     const t = await api.auth.token(body.deviceId, body.challenge, body.signature);
     send(req, res, 200, t);
-  });
-
-  const authed = deviceAuth(api);
-
-  // --- poll ---
-  r.get('/poll', authed, async (req, res) => {
-    const dev = requireDevice(req);
-    const q = pollQuery(req);
-    const a = await api.poll(dev.id, q);
-    ctx.metrics.polls.inc({ outcome: etagMatches(req, a.etag) ? 'not_modified' : a.status });
-    pollHeaders(res, a);
-    if (etagMatches(req, a.etag)) {
-      res.statusCode = 304;
-      res.end();
-      return;
-    }
-    const { etag: _e, ...body } = a as PollAnswer & { retryAfter?: number };
-    delete (body as { retryAfter?: number }).retryAfter;
-    send(req, res, 200, { v: 1, ...body });
   });
 
   // --- downloads: Range + resume, nothing written per request ---

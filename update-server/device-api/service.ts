@@ -68,16 +68,24 @@ export interface PayloadChoice {
   to?: string;
 }
 
+export interface UpdateAnswer {
+  status: 'update'; pollAfter: number; etag: string;
+  assignment: { id: string; nonce: Uint8Array; state: string; reportUrl: string };
+  release: { id: string; sequence: number; version: string | null };
+  envelope: Uint8Array | null; envelopeUrl: string; envelopeSize: number; envelopeSha256: string;
+  payloads: PayloadChoice[];
+  /** The cache entry this answer came from (the router keeps its encoding there). */
+  cached?: CachedAnswer;
+}
+
+/** An update answer without its per-request poll interval, reused for ANSWER_TTL_MS. */
+export interface CachedAnswer { answer: UpdateAnswer; at: number; encoded?: { prefix: Buffer; suffix: Buffer } }
+const ANSWER_TTL_MS = 30_000;
+
 export type PollAnswer =
   | { status: 'none'; pollAfter: number; etag: string; retryAfter?: number }
   | { status: 'paused'; pollAfter: number; etag: string; until: string; reason: string }
-  | {
-      status: 'update'; pollAfter: number; etag: string;
-      assignment: { id: string; nonce: Uint8Array; state: string; reportUrl: string };
-      release: { id: string; sequence: number; version: string | null };
-      envelope: Uint8Array | null; envelopeUrl: string; envelopeSize: number; envelopeSha256: string;
-      payloads: PayloadChoice[];
-    };
+  | UpdateAnswer;
 
 interface CachedDevice { rec: DeviceRecord; pub: Uint8Array | null; at: number; seenWritten: number }
 
@@ -100,6 +108,7 @@ export class DeviceApi {
   private readonly devices = new Map<string, CachedDevice>();
   private readonly releases = new Map<string, ReleaseView>();
   private readonly presigned = new Map<string, { url: string; until: number }>();
+  private readonly answers = new Map<string, CachedAnswer>();
   private readonly pendingSeen = new Map<string, DevicePatch>();
   private flushTimer: NodeJS.Timeout | undefined;
   private readonly delay: IntervalHistogram;
@@ -278,26 +287,39 @@ export class DeviceApi {
   private async updateAnswer(a: Assignment, d: DeviceRecord): Promise<PollAnswer> {
     const v = await this.releaseView(a.releaseId);
     const rel = v.rel;
-    const payloads: PayloadChoice[] = [];
+    // Which deltas apply decides the answer (and its ETag); everything else follows from the assignment.
+    const deltas: DeltaRecord[] = [];
     let deltaTag = '';
-    for (const comp of rel.components) {
-      if (!comp.digest) continue;
-      const size = v.payloadSizes.get(comp.digest) ?? comp.size ?? 0;
-      payloads.push({ component: comp.index, kind: 'full', sha256: comp.digest, size, url: await this.urlFor(payloadKey(comp.digest), size, `/device/v1/payloads/${comp.digest}`) });
-      if (d.currentDigest && d.currentDigest !== comp.digest) {
-        const delta: DeltaRecord | null = await this.deltas.offer(comp.digest, d.currentDigest);
+    if (d.currentDigest) {
+      for (const comp of rel.components) {
+        if (!comp.digest || d.currentDigest === comp.digest) continue;
+        const delta = await this.deltas.offer(comp.digest, d.currentDigest);
         if (delta && delta.patchSha256 && delta.objectKey && delta.size !== null) {
-          payloads.push({
-            component: comp.index, kind: 'delta', sha256: delta.patchSha256, size: delta.size, from: delta.fromSha256, to: delta.toSha256,
-            url: await this.urlFor(delta.objectKey, delta.size, `/device/v1/deltas/${delta.patchSha256}`),
-          });
+          deltas.push(delta);
           deltaTag += `.${delta.patchSha256.slice(0, 16)}`;
         }
       }
     }
-    return {
+    const key = `${a.id}|${a.state}|${deltaTag}`;
+    const t = Date.now();
+    const hit = this.answers.get(key);
+    if (hit && t - hit.at < ANSWER_TTL_MS) return { ...hit.answer, pollAfter: this.jittered(this.opts.activePollIntervalSeconds), cached: hit };
+    const payloads: PayloadChoice[] = [];
+    for (const comp of rel.components) {
+      if (!comp.digest) continue;
+      const size = v.payloadSizes.get(comp.digest) ?? comp.size ?? 0;
+      payloads.push({ component: comp.index, kind: 'full', sha256: comp.digest, size, url: await this.urlFor(payloadKey(comp.digest), size, `/device/v1/payloads/${comp.digest}`) });
+      for (const delta of deltas) {
+        if (delta.toSha256 !== comp.digest) continue;
+        payloads.push({
+          component: comp.index, kind: 'delta', sha256: delta.patchSha256!, size: delta.size!, from: delta.fromSha256, to: delta.toSha256,
+          url: await this.urlFor(delta.objectKey!, delta.size!, `/device/v1/deltas/${delta.patchSha256!}`),
+        });
+      }
+    }
+    const answer: UpdateAnswer = {
       status: 'update',
-      pollAfter: this.jittered(this.opts.activePollIntervalSeconds),
+      pollAfter: 0,
       etag: `W/"u.${a.id}${deltaTag}"`,
       assignment: { id: a.id, nonce: fromHex(a.nonce), state: a.state, reportUrl: `/device/v1/assignments/${a.id}/report` },
       release: { id: rel.id, sequence: rel.sequence, version: rel.version },
@@ -307,6 +329,10 @@ export class DeviceApi {
       envelopeSha256: rel.envelopeSha256,
       payloads,
     };
+    if (this.answers.size > 100_000) this.answers.clear();
+    const entry: CachedAnswer = { answer, at: t };
+    this.answers.set(key, entry);
+    return { ...answer, pollAfter: this.jittered(this.opts.activePollIntervalSeconds), cached: entry };
   }
 
   // ------------------------------------------------------------------ downloads

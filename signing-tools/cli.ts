@@ -95,7 +95,7 @@ export function buildProgram(io: CliIo, state: { exit: number }): Command {
       .description('Generate a signing key: PATH.pem (PKCS#8, mode 0600), PATH.pub.pem (SPKI), PATH.cose (COSE_Key); HSS-LMS keys also get PATH.state + PATH.state.journal.')
       .addOption(new Option('--alg <alg>', 'key algorithm').choices(['ed25519', 'p256', 'hss-lms']).makeOptionMandatory())
       .requiredOption('--out <path>', 'output path without extension (PATH.pem, PATH.pub.pem, PATH.cose)')
-      .option('--lms-params <params>', 'HSS-LMS tree heights and Winternitz parameter, e.g. H5W8 (32 signatures) or H10/H10W4', 'H10W8')
+      .option('--lms-params <params>', 'HSS-LMS tree heights and Winternitz parameter, e.g. H5W8 (32 signatures) or H10/H10W4', 'H10/H10W8')
       .option('--passphrase-file <file>', 'encrypt the private key with the passphrase in this file')
       .option('--force', 'overwrite existing key files')
       .option('--json', 'print JSON')

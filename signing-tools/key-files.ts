@@ -16,7 +16,8 @@ import {
 } from '../manifest/index.js';
 import { refuseExisting, writeFileAtomic } from './fsutil.js';
 import { createLmsState, journalPathFor } from './lms-state.js';
-import { lmsTotalSignatures } from './lms-signer.js';
+import { lmsTotalSignatures, lmsExportTreeCache } from './lms-signer.js';
+import { treeCachePathFor, writeTreeCache } from './lms-cache.js';
 import { statePathForKey } from './keys.js';
 
 export type KeygenAlg = 'ed25519' | 'p256' | 'hss-lms';
@@ -53,7 +54,7 @@ export interface KeygenResult {
   kid: string;
   alg: number;
   algName: KeygenAlg;
-  files: { privateKey: string; publicKey: string; coseKey: string; state?: string; journal?: string };
+  files: { privateKey: string; publicKey: string; coseKey: string; state?: string; journal?: string; treeCache?: string };
   encrypted: boolean;
   /** HSS-LMS only. */
   signaturesRemaining?: number;
@@ -65,6 +66,7 @@ export function keyFilePaths(out: string, alg: KeygenAlg): KeygenResult['files']
   if (alg === 'hss-lms') {
     files.state = statePathForKey(files.privateKey);
     files.journal = journalPathFor(files.state);
+    files.treeCache = treeCachePathFor(files.state);
   }
   return files;
 }
@@ -77,7 +79,7 @@ export async function generateKeyFiles(out: string, opts: KeygenOptions): Promis
   await fsp.mkdir(path.dirname(files.privateKey), { recursive: true, mode: 0o700 });
   let key: SigningKey;
   if (opts.alg === 'hss-lms') {
-    const p = opts.lmsParams ?? { heights: [10], w: 8 };
+    const p = opts.lmsParams ?? { heights: [10, 10], w: 8 };
     key = generateKey('hss-lms', p);
   } else {
     key = generateKey(opts.alg);
@@ -91,6 +93,9 @@ export async function generateKeyFiles(out: string, opts: KeygenOptions): Promis
   if (opts.alg === 'hss-lms') {
     const total = lmsTotalSignatures(key);
     await createLmsState(files.state!, key.kid, total, force);
+    // The trees were computed by the generator: keep their public nodes so signing need not redo it.
+    const cache = lmsExportTreeCache(key);
+    if (cache) await writeTreeCache(files.treeCache!, cache);
     remaining = total;
   }
   await writeFileAtomic(files.privateKey, exportPrivatePem(key, pemOpts), { mode: 0o600, force, what: 'private key file' });

@@ -16,7 +16,8 @@ import {
 } from '../manifest/index.js';
 import { readInput } from './fsutil.js';
 import { reserveLmsIndex, loadLmsState } from './lms-state.js';
-import { lmsSignAt, isStatefulKey } from './lms-signer.js';
+import { lmsSignAt, isStatefulKey, lmsPrepareIndex, lmsExportTreeCache } from './lms-signer.js';
+import { attachTreeCache, treeCachePathFor, writeTreeCache } from './lms-cache.js';
 
 /** `KEY.pem` → `KEY.state`; `KEY` → `KEY.state`. */
 export function statePathForKey(keyFile: string): string {
@@ -59,7 +60,10 @@ export async function loadSigningKey(file: string, opts: { passphrase?: string; 
   }
   if (key.alg === COSE_ALG.HSS_LMS || isStatefulKey(key)) {
     const statePath = opts.statePath ?? statePathForKey(file);
-    await loadLmsState(statePath, key.kid); // fail early, before any other work
+    const st = await loadLmsState(statePath); // fail early, before any other work
+    // Public Merkle tree nodes from KEY.state.tree, bound to the key id in the state; rebuilt if refused.
+    await attachTreeCache(key, statePath, st.kid);
+    await loadLmsState(statePath, key.kid);
     return { key: statefulKey(key, statePath), file, statePath };
   }
   return { key, file };
@@ -85,6 +89,12 @@ function statefulKey(inner: SigningKey, statePath: string): PreparedSigningKey {
     async prepare() {
       const r = await reserveLmsIndex(statePath, inner.kid);
       reserved = r.index;
+      // The index is durably used now. Entering a new lower-level tree computes it here (once per
+      // 2^h signatures) and saves it with the cache; a cache that cannot be written only costs time.
+      if (lmsPrepareIndex(inner, r.index)) {
+        const bytes = lmsExportTreeCache(inner);
+        if (bytes) await writeTreeCache(treeCachePathFor(statePath), bytes);
+      }
       k.remaining = r.remaining;
       return { remaining: r.remaining };
     },

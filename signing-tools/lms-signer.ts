@@ -33,3 +33,33 @@ export function lmsSignAt(k: SigningKey, index: number, data: Uint8Array): Uint8
   }
   throw new UpdateError('ALGORITHM_UNSUPPORTED', 'this HSS-LMS signer cannot sign at a chosen index');
 }
+
+interface TreeCacheCapable {
+  loadTreeCache?(bytes: Uint8Array, expected: { kid?: string }): boolean;
+  exportTreeCache?(): Uint8Array;
+  prepareIndex?(index: number): void;
+  treeCacheGeneration?: number;
+}
+
+/** Load a tree cache into the signer: true/false = accepted/refused, undefined = signer has no cache. */
+export function lmsLoadTreeCache(k: SigningKey, bytes: Uint8Array, expectedKid: string): boolean | undefined {
+  const s = k as SigningKey & TreeCacheCapable;
+  return typeof s.loadTreeCache === 'function' ? s.loadTreeCache(bytes, { kid: expectedKid }) : undefined;
+}
+
+export function lmsExportTreeCache(k: SigningKey): Uint8Array | undefined {
+  const s = k as SigningKey & TreeCacheCapable;
+  return typeof s.exportTreeCache === 'function' ? s.exportTreeCache() : undefined;
+}
+
+/**
+ * Compute what a signature at `index` needs (a new lower-level tree when `index` enters one).
+ * Returns true when the signer's trees changed, i.e. the cache file should be written again.
+ */
+export function lmsPrepareIndex(k: SigningKey, index: number): boolean {
+  const s = k as SigningKey & TreeCacheCapable;
+  if (typeof s.prepareIndex !== 'function') return false;
+  const before = s.treeCacheGeneration;
+  s.prepareIndex(index);
+  return s.treeCacheGeneration !== before;
+}

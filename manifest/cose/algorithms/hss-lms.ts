@@ -325,22 +325,26 @@ export class LmsMerkleTree {
   readonly h: number;
   readonly cut: number;
   #sub: { root: number; nodes: Uint8Array } | undefined;
-  private constructor(readonly key: LmsTreeKey, readonly top: Uint8Array) {
+  /** Stored nodes (see the class comment). */
+  top: Uint8Array;
+  private constructor(readonly key: LmsTreeKey, top: Uint8Array, cut?: number) {
     this.h = LMS_TYPES[key.lmsType]!.h;
-    this.cut = lmsCacheCut(this.h);
+    this.cut = cut ?? lmsCacheCut(this.h);
+    if (!Number.isInteger(this.cut) || this.cut < 0 || this.cut > this.h) throw new UpdateError('USAGE', `tree cache cut ${this.cut} is outside 0..${this.h}`);
+    this.top = top;
   }
 
   /** Compute the tree (every leaf's LM-OTS public key: the expensive part of key generation). */
-  static build(key: LmsTreeKey): LmsMerkleTree {
+  static build(key: LmsTreeKey, cut?: number): LmsMerkleTree {
     const h = LMS_TYPES[key.lmsType]!.h;
-    const cut = lmsCacheCut(h);
-    const roots = 2 ** (h - cut);
+    const t = new LmsMerkleTree(key, new Uint8Array(0), cut);
+    const roots = 2 ** (h - t.cut);
     const top = new Uint8Array(2 * roots * N);
-    const t = new LmsMerkleTree(key, top);
+    t.top = top;
     for (let s = 0; s < roots; s++) {
       const nodes = t.#subtree(roots + s);
       top.set(nodes.subarray(N, 2 * N), (roots + s) * N);
-      if (s === 0 && cut > 0) t.#sub = { root: roots, nodes };
+      if (s === 0 && t.cut > 0) t.#sub = { root: roots, nodes };
     }
     for (let r = roots - 1; r >= 1; r--) top.set(innerHash(key.I, r, t.#at(2 * r), t.#at(2 * r + 1)), r * N);
     return t;
@@ -351,11 +355,11 @@ export class LmsMerkleTree {
    * hashes, milliseconds), so a corrupted cache is detected; a cache whose root is not the one of
    * the expected public key is the caller's to refuse (see HssLmsSigner.loadTreeCache).
    */
-  static fromNodes(key: LmsTreeKey, top: Uint8Array): LmsMerkleTree | undefined {
+  static fromNodes(key: LmsTreeKey, top: Uint8Array, cut?: number): LmsMerkleTree | undefined {
     const h = LMS_TYPES[key.lmsType]!.h;
-    const roots = 2 ** (h - lmsCacheCut(h));
+    const roots = 2 ** (h - (cut ?? lmsCacheCut(h)));
     if (top.length !== 2 * roots * N) return undefined;
-    const t = new LmsMerkleTree(key, top);
+    const t = new LmsMerkleTree(key, top, cut);
     for (let r = roots - 1; r >= 1; r--) {
       const want = innerHash(key.I, r, t.#at(2 * r), t.#at(2 * r + 1));
       const have = t.#at(r);

@@ -12,6 +12,7 @@ import { DeltaDecoder, readDeltaHeader } from './delta-adapter.js';
 import { runSweep, type SweepSummary } from './faults.js';
 import type { EraseValue } from './flash.js';
 import { PROFILES, getProfile, layoutOf, maxImageSize } from './profiles.js';
+import { registerRunCommand } from './agent/cli-run.js';
 
 export const program = new Command();
 program.name('suit-device').description('Simulated constrained device and power-fail-safe SUIT bootloader').showHelpAfterError();
@@ -144,4 +145,5 @@ program
     else for (const r of rows) process.stdout.write(`${r.name.padEnd(13)} ${r.strategy.padEnd(12)} max image ${r.maxImage} B  ${r.description}\n`);
   });
 
+registerRunCommand(program);
 await program.parseAsync(process.argv);

@@ -4,8 +4,10 @@
  * Wire form (`POST /device/v1/assignments/{id}/report`, CBOR or JSON):
  *   { "status": "downloading"|"installed"|"booted"|"confirmed"|"failed"|"reverted",
  *     "code"?: error-table code name or its report byte (failed / reverted),
- *     "report": bstr — COSE_Sign1 (tagged or not, payload attached) over a SUIT_Report
- *               (draft-ietf-suit-report), signed with the device's Ed25519 identity key }
+ *     "report": bstr — a signed report as made by the manifest API's `signReport(report, key, nonce)`:
+ *               COSE_Sign1, payload attached (the SUIT_Report, draft-ietf-suit-report), protected
+ *               header {1: -8 or -19, 3: "application/suit-report+cbor", 4: kid}, signed with the
+ *               device's Ed25519 identity key }
  * JSON carries `report` as base64url.
  *
  * What is authenticated: the COSE_Sign1 signature with the device's registered key, and the report's
@@ -19,11 +21,9 @@
  */
 import { z } from 'zod';
 import {
-  codeForReportByte, decodeCbor, encodeCbor, ERRORS, Tagged, UpdateError, bytesEqual, decodeReport,
-  type CborValue, type ErrorCode, type SuitReport,
+  codeForReportByte, ERRORS, UpdateError, bytesEqual, parsePublicKey, verifyReport, type ErrorCode, type SuitReport,
 } from '../../manifest/index.js';
 import { DEVICE_STATUSES, type DeviceStatus } from '../rollouts/index.js';
-import { verifyEd25519 } from './identity.js';
 
 export const REPORT_BODY_MAX = 64 * 1024;
 export const STATUS_CLAIM_COMPONENT = new TextEncoder().encode('suitfleet');
@@ -40,49 +40,14 @@ export const ReportBody = z.object({
   report: bytes.refine((b) => b.length > 0 && b.length <= REPORT_BODY_MAX, 'report must be 1..65536 bytes'),
 }).strict();
 
-const COSE_SIGN1_TAG = 18;
-const HDR_ALG = 1;
-const ED25519_ALGS = new Set([-8, -19]);
-
 /**
- * Verifies a COSE_Sign1 with attached payload against the device's Ed25519 key and returns the
- * SUIT_Report it carries, after checking its nonce. Signature first, meaning after: the payload is
- * decoded only once the signature over the received bytes verified.
+ * Verifies the signed report with the manifest API (`verifyReport`: COSE_Sign1 with the SUIT report
+ * content type, the device's key, signature over the received bytes, then the nonce) and returns the
+ * SUIT_Report. Only Ed25519 identity keys are accepted for devices (no MACs: no shared secrets).
  */
 export function verifySignedReport(cose: Uint8Array, devicePub: Uint8Array, expectedNonce: Uint8Array): SuitReport {
-  let v: CborValue;
-  try {
-    v = decodeCbor(cose, { maxBytes: REPORT_BODY_MAX, maxDepth: 16 });
-  } catch (e) {
-    throw e instanceof UpdateError ? e : new UpdateError('COSE_MALFORMED', 'report is not CBOR', { cause: e });
-  }
-  if (v instanceof Tagged) {
-    if (v.tag !== COSE_SIGN1_TAG) throw new UpdateError('COSE_MALFORMED', `expected COSE_Sign1 (tag 18), got tag ${v.tag}`);
-    v = v.value;
-  }
-  if (!Array.isArray(v) || v.length !== 4) throw new UpdateError('COSE_MALFORMED', 'COSE_Sign1 must be a 4-element array');
-  const [prot, unprot, payload, sig] = v;
-  if (!(prot instanceof Uint8Array) || !(unprot instanceof Map) || !(payload instanceof Uint8Array) || !(sig instanceof Uint8Array)) {
-    throw new UpdateError('COSE_MALFORMED', 'COSE_Sign1 members have the wrong types (payload must be attached)');
-  }
-  let alg: CborValue;
-  try {
-    const ph = prot.length === 0 ? new Map() : decodeCbor(prot, { maxBytes: 1024, maxDepth: 4 });
-    if (!(ph instanceof Map)) throw new Error('protected header is not a map');
-    if (ph.has(2)) throw new Error('crit headers are not supported');
-    alg = ph.get(HDR_ALG);
-  } catch (e) {
-    throw new UpdateError('COSE_MALFORMED', `protected header: ${(e as Error).message}`, { cause: e });
-  }
-  if (typeof alg !== 'number' || !ED25519_ALGS.has(alg)) throw new UpdateError('ALGORITHM_UNSUPPORTED', `device reports must be Ed25519 (-8 or -19), got ${String(alg)}`);
-  // RFC 9052 §4.4: Sig_structure = ["Signature1", body_protected, external_aad, payload]
-  const tbs = encodeCbor(['Signature1', prot, new Uint8Array(0), payload]);
-  if (!verifyEd25519(devicePub, tbs, sig)) throw new UpdateError('SIGNATURE_INVALID', 'the report signature does not verify with the device identity key');
-  const report = decodeReport(payload);
-  if (!report.nonce || !bytesEqual(report.nonce, expectedNonce)) {
-    throw new UpdateError('CHALLENGE_INVALID', 'the report is not bound to the nonce issued for this assignment');
-  }
-  return report;
+  const key = parsePublicKey(devicePub, { alg: -8 });
+  return verifyReport(cose, key, expectedNonce);
 }
 
 /** The status word signed inside the report (system-property-claims), if the device put one there. */

@@ -3,32 +3,28 @@
  * challenge signing, signed SUIT_Reports) and fixtures written straight into the stores.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import * as ed from '@noble/ed25519';
-import { sha512 } from '@noble/hashes/sha2.js';
-import { encodeCbor, encodeReport, toHex, Tagged, type SuitReport } from '../../manifest/index.js';
+import { generateKey, signReport, toHex, type SigningKey, type SuitReport } from '../../manifest/index.js';
 import type { ServerContext } from '../context.js';
 import type { ReleaseRecord } from '../state/index.js';
 import { envelopeKey, payloadKey } from '../storage/index.js';
 import { authMessage } from './identity.js';
 import { STATUS_CLAIM_COMPONENT, STATUS_CLAIM_PARAM } from './reports.js';
 
-ed.hashes.sha512 ??= sha512;
-
 export const sha256hex = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
-export interface SimDevice { id: string; secret: Uint8Array; publicKey: Uint8Array }
+export interface SimDevice { id: string; key: SigningKey; publicKey: Uint8Array }
 
 export function simDevice(id: string): SimDevice {
-  const secret = ed.utils.randomSecretKey();
-  return { id, secret, publicKey: ed.getPublicKey(secret) };
+  const key = generateKey('ed25519');
+  return { id, key, publicKey: key.publicKey().publicKey };
 }
 
 export function signChallenge(d: SimDevice, challenge: Uint8Array): Uint8Array {
-  return ed.sign(authMessage(d.id, challenge), d.secret);
+  return d.key.sign(authMessage(d.id, challenge));
 }
 
-/** COSE_Sign1 (tagged, attached payload, protected {1: -8}) over a SUIT_Report with `nonce`. */
-export function signedReport(d: { secret: Uint8Array }, nonce: Uint8Array, opts: { failCode?: number; status?: string; digest?: Uint8Array } = {}): Uint8Array {
+/** A signed SUIT_Report bound to `nonce`, made with the manifest API's signReport. */
+export function signedReport(d: { key: SigningKey }, nonce: Uint8Array, opts: { failCode?: number; status?: string; digest?: Uint8Array } = {}): Uint8Array {
   const report: SuitReport = {
     reference: { uri: 'urn:test', digest: { alg: -16, bytes: opts.digest ?? new Uint8Array(32) } },
     nonce,
@@ -36,10 +32,7 @@ export function signedReport(d: { secret: Uint8Array }, nonce: Uint8Array, opts:
     result: opts.failCode === undefined ? true : { code: opts.failCode, reason: 11, record: { manifestId: [], section: 20, offset: 0, componentIndex: 0, properties: new Map() } },
     ...(opts.status ? { systemProperties: [{ componentId: [STATUS_CLAIM_COMPONENT], properties: new Map([[STATUS_CLAIM_PARAM, opts.status]]) }] } : {}),
   };
-  const payload = encodeReport(report);
-  const prot = encodeCbor(new Map([[1, -8]]));
-  const sig = ed.sign(encodeCbor(['Signature1', prot, new Uint8Array(0), payload]), d.secret);
-  return encodeCbor(new Tagged(18, [prot, new Map(), payload, sig]));
+  return signReport(report, d.key, nonce);
 }
 
 export async function addDevice(ctx: ServerContext, d: SimDevice, o: { tenantId: string | null; classId?: string; vendorId?: string; tags?: string[]; currentSeq?: number | null }): Promise<void> {

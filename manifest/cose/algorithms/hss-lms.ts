@@ -10,6 +10,12 @@
  * refuses with SIGNER_STATE_EXHAUSTED when no leaf is left. Persisting the state durably is the
  * signing tool's job (signing-tools/lms-state.ts).
  *
+ * The Merkle trees are public: `exportTreeCache()` / `loadTreeCache()` (or the `treeCache` option)
+ * move their nodes in and out, so only key generation computes a whole tree; a signature is then
+ * one LM-OTS signature per level plus authentication paths from the cache. A cache is checked
+ * (checksum, inner nodes recomputed, bound to the expected key id, lower trees signed by their
+ * parent) and every signature is verified before it is returned.
+ *
  * Supported: LMS_SHA256_M32_H5/H10/H15/H20/H25 (types 5–9), LMOTS_SHA256_N32_W1/W2/W4/W8 (types 1–4),
  * 1–8 HSS levels.
  */

@@ -45,8 +45,12 @@ export const ReportBody = z.object({
  * content type, the device's key, signature over the received bytes, then the nonce) and returns the
  * SUIT_Report. Only Ed25519 identity keys are accepted for devices (no MACs: no shared secrets).
  */
+const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
+
 export function verifySignedReport(cose: Uint8Array, devicePub: Uint8Array, expectedNonce: Uint8Array): SuitReport {
-  const key = parsePublicKey(devicePub, { alg: -8 });
+  // As SPKI DER: raw key bytes are ambiguous to parsePublicKey (a raw key starting 0xa0..0xbf or 0x30
+  // reads as a COSE_Key map or as DER).
+  const key = parsePublicKey(new Uint8Array(Buffer.concat([ED25519_SPKI_PREFIX, devicePub])), { alg: -8 });
   return verifyReport(cose, key, expectedNonce);
 }
 

@@ -187,6 +187,7 @@ export class Device {
     for (let u = 0; u < total; u++) {
       const unit = this.layout.primary.units[u]!;
       this.flash.erase(unit.offset, unit.size);
+      this.flash.kickWatchdog(); // a production programmer services the watchdog between sectors too
     }
     const pad = (b: Uint8Array): Uint8Array => {
       const out = new Uint8Array(Math.ceil(b.length / a) * a).fill(this.flash.eraseValue);
@@ -194,7 +195,9 @@ export class Device {
       return out;
     };
     this.flash.write(base + SLOT_HEADER_LEN, pad(envelope));
+    this.flash.kickWatchdog();
     if (image.length > 0) this.flash.write(base + area, pad(image));
+    this.flash.kickWatchdog();
     this.flash.write(base, encodeSlotHeader({ envelopeLength: envelope.length, imageLength: image.length }, this.flash.eraseValue));
     const v = await verifySlot(this.flash, this.ram, this.primaryLoc(), this.policy(true), { invoke: false, hashBuffer: this.hashBuffer() });
     if (claims.seq !== v.seq) throw new UpdateError('INTERNAL', 'factory image changed');
@@ -399,7 +402,12 @@ export class Device {
     await st.finish();
   }
 
-  private async markPending(): Promise<VerifiedImage> {
+  /**
+   * Re-verify the candidate slot from flash (envelope signature, digest and size of the image as
+   * written) and only then mark it pending. For writers that fill the candidate slot themselves and
+   * resume across power cuts (the update agent); `stage()` calls it too.
+   */
+  async markPending(): Promise<VerifiedImage> {
     const v = await verifySlot(this.flash, this.ram, this.stagedLoc(), this.policy(false), { invoke: false, hashBuffer: this.hashBuffer() });
     this.put({ ...this.state, phase: 'pending', candidateSeq: v.seq, candidateEpoch: v.epoch });
     return v;

@@ -34,10 +34,6 @@ export interface WriterOptions {
   resume?: WriterProgress;
 }
 
-/** The bootloader's private "mark pending" (journal write), reached through one narrow cast. */
-function markPending(dev: Device): Promise<VerifiedImage> {
-  return (dev as unknown as { markPending(): Promise<VerifiedImage> }).markPending();
-}
 
 export class CandidateWriter {
   private readonly unit: number;
@@ -222,7 +218,7 @@ export class CandidateWriter {
     env.set(this.o.envelope);
     flash.write(this.base + SLOT_HEADER_LEN, env);
     flash.write(this.base, encodeSlotHeader({ envelopeLength: this.o.envelope.length, imageLength: this.o.claims.size }, flash.eraseValue));
-    return markPending(this.dev);
+    return this.dev.markPending();
   }
 
   release(): void {

@@ -7,15 +7,12 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRelease } from '../../signing-tools/create.js';
-import { generateKeyFiles } from '../../signing-tools/key-files.js';
-import { loadSigningKey } from '../../signing-tools/keys.js';
-import { signEnvelopeWith } from '../../signing-tools/sign.js';
+import { createRelease, generateKeyFiles, loadSigningKey, signEnvelopeWith } from '../../signing-tools/index.js';
 import { classIdFrom, decodeEnvelope, parseUuid, signAnchorStatement, vendorIdFromDomain, type AnchorSetInput } from '../../manifest/index.js';
 import { startServer, type RunningServer } from '../../update-server/index.js';
 import { deviceApi, inProcessEncoder } from '../../update-server/device-api/index.js';
 import { Fleet, provisionDevice, type FleetOptions } from '../../device-bootloader-sim/agent/index.js';
-import { anchorKey } from '../../device-bootloader-sim/fixtures.js';
+import { anchorKey } from '../../device-bootloader-sim/index.js';
 import { sha256hex } from './util.js';
 
 export const VENDOR_DOMAIN = 'acme.example';

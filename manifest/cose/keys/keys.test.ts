@@ -146,3 +146,17 @@ describe('COSE_Key and RFC 9679 thumbprint', () => {
     expect(() => decodeCoseKey(encodeCbor(m as never))).toThrow(expect.objectContaining({ code: 'KEY_MALFORMED' }));
   });
 });
+
+describe('raw public keys', () => {
+  it('reads every 32-byte input as a raw Ed25519 key, whatever its first byte', () => {
+    // 0x30 looks like DER and 0xa0-0xbf like a CBOR map: neither may be guessed from the first byte.
+    for (const first of [0x30, 0xa0, 0xa4, 0xbf, 0x00]) {
+      const priv = generateKey(-19);
+      const raw = new Uint8Array(priv.publicKey().publicKey);
+      raw[0] = first;
+      const k = parsePublicKey(raw);
+      expect(k.kty).toBe('OKP');
+      expect(Buffer.from(k.publicKey).equals(Buffer.from(raw))).toBe(true);
+    }
+  });
+});

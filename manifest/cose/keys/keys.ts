@@ -149,6 +149,10 @@ export function parsePublicKey(input: string | Uint8Array, opts: ParseKeyOptions
     } else {
       throw new UpdateError('KEY_MALFORMED', 'not a PEM or hex-encoded key');
     }
+  } else if (input.length === 32) {
+    // Exactly 32 bytes is a raw Ed25519 key: no COSE_Key or SPKI is that short, and looking at the
+    // first byte instead would misread the 1 in 8 raw keys that start with 0x30 or 0xa0-0xbf.
+    key = publicFromRawBytes(input, opts.alg);
   } else if (input.length > 0 && (input[0]! & 0xe0) === 0xa0) {
     key = decodeCoseKey(input);
     if (opts.alg !== undefined) key.alg = opts.alg;

@@ -3,7 +3,7 @@
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import { UpdateError } from '../manifest/errors.js';
-import { HEADER_LEN, type PatchHeader, crc32Update, parseHeader } from './format.js';
+import { HEADER_LEN, type PatchHeader, crc32Step as crcStep, parseHeader } from './format.js';
 import { FLAG_N, FLAG_WSETS, FLAG_INPUTS, FlagModel, FLAG_COUNTER_INIT, FLAG_W_INIT } from './flag.js';
 import { CTX, MAX_DECISIONS_PER_STEP, N_PROBS, OFF_LIT, OFF_REP, OFF_V, OFF_ZSIGN, SINCE_MAX, decInt, decTree } from './model.js';
 import { PROB_INIT, RangeDecoder } from './rc.js';
@@ -553,19 +553,6 @@ export class DeltaDecoder {
   }
 }
 
-const CRC_T: Uint32Array = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-function crcStep(c: number, b: number): number {
-  return (CRC_T[(c ^ b) & 0xff]! ^ (c >>> 8)) >>> 0;
-}
-void crc32Update;
 
 /** Read-only view of a patch header (sizes, precursor digest) without decoding. */
 export function readDeltaHeader(patch: Uint8Array): PatchHeader {

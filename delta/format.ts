@@ -26,6 +26,11 @@ const CRC_TABLE: Uint32Array = (() => {
   return t;
 })();
 
+/** One byte of a running CRC-32 in its inverted (register) form, for per-byte hot loops. */
+export function crc32Step(c: number, b: number): number {
+  return (CRC_TABLE[(c ^ b) & 0xff]! ^ (c >>> 8)) >>> 0;
+}
+
 /** Running CRC-32: start with crc=0, feed bytes, the value is the CRC so far. */
 export function crc32Update(crc: number, bytes: Uint8Array, start = 0, end = bytes.length): number {
   let c = ~crc >>> 0;

@@ -303,9 +303,9 @@ async function sweepConfig(
     dev.restore(sRunningA);
     dev.updateAnchors([stmt]);
     const anchorsB = dev.anchorsFingerprint();
-    scenarios.push({
-      name: 'anchors',
-      start: sRunningA,
+    const rotation = (name: ScenarioName, start: DeviceSnapshot): Scenario => ({
+      name,
+      start,
       op: async (d) => {
         d.updateAnchors([stmt]);
         await d.boot();
@@ -316,23 +316,11 @@ async function sweepConfig(
       efuseMax: 1,
       anchorsAllowed: [anchorsA, anchorsB],
     });
+    scenarios.push(rotation('anchors', sRunningA));
     // The same rotation when the journal is full: the record goes through a compaction (erase + copy + header).
     dev.restore(sRunningA);
     dev.fillJournal(encodeChain([stmt]).length);
-    const sFull = dev.snapshot();
-    scenarios.push({
-      name: 'anchors-compaction',
-      start: sFull,
-      op: async (d) => {
-        d.updateAnchors([stmt]);
-        await d.boot();
-      },
-      committedBefore: 1n,
-      committedMax: 1n,
-      efuseBefore: 1,
-      efuseMax: 1,
-      anchorsAllowed: [anchorsA, anchorsB],
-    });
+    scenarios.push(rotation('anchors-compaction', dev.snapshot()));
   }
   const wanted = opts.scenarios;
   for (const sc of scenarios) {

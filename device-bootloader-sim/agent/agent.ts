@@ -70,6 +70,8 @@ export interface AgentOptions {
   rxBuffer?: number;
   /** 'auto' (default): the delta when one exists for the running image; 'full': always the full image. */
   payload?: 'auto' | 'full';
+  /** Downloads take the radio profile's time on air (× timeScale), so a fleet update has a realistic shape in time. */
+  airtime?: boolean;
   log?: (event: AgentEvent) => void;
 }
 
@@ -350,7 +352,15 @@ export class UpdateAgent {
     return jitter(Math.min(this.pollAfter, 2));
   }
 
-  /** After a (re)boot: finish the steps of the current record from what the bootloader says. */
+  /**
+   * After a (re)boot: finish the steps of the current record from what the bootloader says.
+   *
+   * From the reboot into the candidate to the confirm (or the revert after a failed self-test) the
+   * agent neither waits on the network nor writes its record: the application's self-test runs first,
+   * then `booted` and `confirmed` are reported back to back. So the persisted record and the
+   * bootloader's state move together: a power cut (or a killed simulator) lands either before the
+   * swap (record `installed`, slot pending: the next boot swaps) or after the confirm.
+   */
   private async reconcile(): Promise<void> {
     const r = this.nvm.record;
     if (!r) return;
@@ -360,49 +370,37 @@ export class UpdateAgent {
       r.step = 'installed';
       this.nvm.commit(r);
     }
-    if (r.step === 'installed') {
+    if (r.step === 'installed' || r.step === 'booted') {
       if (this.dev.state.phase === 'pending') {
         await this.dev.reboot();
         this.sigVerifications += 2; // candidate at swap, then the new primary at boot
       }
       const info = this.dev.bootInfo();
-      if (BigInt(r.sequence) === info.sequenceNumber) {
-        r.step = 'booted';
-        this.nvm.commit(r);
-      } else {
-        // The bootloader refused or reverted it without our health check.
-        r.step = info.lastUpdate === 'rejected' ? 'failed' : 'reverted';
-        r.failCode = info.lastError ?? (info.revertReason === 'health-check-failed' ? 'HEALTH_CHECK_FAILED' : 'NO_BOOTABLE_IMAGE');
-        this.nvm.commit(r);
-      }
-    }
-    if (r.step === 'booted') {
-      const info = this.dev.bootInfo();
-      if (BigInt(r.sequence) !== info.sequenceNumber) {
-        r.step = 'reverted';
-        r.failCode = info.revertReason === 'health-check-failed' ? 'HEALTH_CHECK_FAILED' : (info.lastError ?? 'NO_BOOTABLE_IMAGE');
-        this.nvm.commit(r);
-      } else {
-        await this.owe(r, 'booted');
+      if (BigInt(r.sequence) === info.sequenceNumber && (info.trial || info.lastUpdate === 'updated')) {
+        r.booted = true;
         if (info.trial) {
           const healthy = (this.o.healthCheck ?? defaultHealthCheck)(this.dev.readPrimaryImage());
-          if (healthy) this.dev.confirm();
-          else {
+          if (healthy) {
+            this.dev.confirm();
+            r.step = 'confirmed';
+          } else {
             // The application failed its self-test: the bootloader reverts at the next boot.
             this.dev.reportHealthFailure();
-            r.step = 'reverted';
-            r.failCode = 'HEALTH_CHECK_FAILED';
-            this.nvm.commit(r);
             await this.dev.reboot();
             this.sigVerifications++;
+            r.step = 'reverted';
+            r.failCode = 'HEALTH_CHECK_FAILED';
           }
-        }
-        if (r.step === 'booted') {
-          r.step = 'confirmed';
-          this.nvm.commit(r);
-        }
+        } else r.step = 'confirmed';
+      } else {
+        // The bootloader refused or reverted it without our health check.
+        const after = this.dev.bootInfo();
+        r.step = after.lastUpdate === 'rejected' ? 'failed' : 'reverted';
+        r.failCode = after.revertReason === 'health-check-failed' ? 'HEALTH_CHECK_FAILED' : (after.lastError ?? 'NO_BOOTABLE_IMAGE');
       }
+      this.nvm.commit(r);
     }
+    if (r.booted && r.step !== 'failed') await this.owe(r, 'booted');
     if (r.step === 'confirmed') await this.owe(r, 'confirmed');
     else if (r.step === 'reverted') await this.owe(r, 'reverted', (r.failCode as ErrorCode | undefined) ?? 'HEALTH_CHECK_FAILED');
     else if (r.step === 'failed') await this.owe(r, 'failed', (r.failCode as ErrorCode | undefined) ?? 'INTERNAL');
@@ -533,7 +531,7 @@ export class UpdateAgent {
               if (d.kind === 'delta') this.deltaBytes += b.length;
               buf.set(b);
               w.push(buf.subarray(0, b.length));
-            }, { chunk: rx, ...(linkCut !== undefined ? { cutAfter: linkCut } : {}), etag: `"${d.sha256}"` }),
+            }, { chunk: rx, ...(linkCut !== undefined ? { cutAfter: linkCut } : {}), etag: `"${d.sha256}"`, ...(this.o.airtime ? { pace: (n: number) => this.wait(radioCost(this.radio, n, 0).secondsOnAir) } : {}) }),
           );
         } catch (e) {
           if (isUpdateError(e, 'NETWORK_ERROR') && !(e instanceof HttpError)) {

@@ -9,12 +9,12 @@
  * With --state-dir, devices saved there are loaded (a restarted fleet keeps its flash, fuses and agent
  * records); new devices are provisioned only up to --count.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { UpdateError, decodeEnvelope, uuidToString } from '../../manifest/index.js';
 import { imageClaims } from '../verify.js';
-import { Fleet, provisionDevice } from './fleet.js';
+import { Fleet, provisionDevice, snapshotDir } from './fleet.js';
 
 interface RunOpts {
   server: string;
@@ -74,7 +74,7 @@ export async function runFleet(o: RunOpts, out: (s: string) => void): Promise<vo
     const claims = imageClaims(decodeEnvelope(envelope).manifest);
     for (let i = loaded; i < count; i++) {
       const id = `${o.prefix}${String(i + 1).padStart(4, '0')}`;
-      if (o.stateDir && existsSync(join(o.stateDir, id, 'device.json'))) continue;
+      if (o.stateDir && snapshotDir(join(o.stateDir, id))) continue;
       const { device, publicKeyPem } = await provisionDevice({
         deviceId: id, profile: o.profile, identity: { vendorId: claims.vendorId, classId: claims.classId }, anchors, factoryEnvelope: envelope, factoryImage: image,
       });

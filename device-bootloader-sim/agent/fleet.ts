@@ -1,9 +1,12 @@
 /**
  * A simulated fleet: N devices, each a Device (flash, OTP, bootloader) with an UpdateAgent, run
  * concurrently in one process against a server. With a state directory every device's flash, OTP,
- * fuses and agent record are saved there (on stop and periodically), so a fleet survives a restart.
+ * fuses and agent record are saved there as one atomic snapshot at each agent record write and on
+ * stop, so a fleet survives a restart — even a kill -9 — exactly like a power cut: the record never
+ * claims more than the saved flash holds (they are the same snapshot, as on a real device where the
+ * record lives in the same flash).
  */
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setMaxListeners } from 'node:events';
 import { createPublicKey, randomBytes } from 'node:crypto';
@@ -13,7 +16,7 @@ import { toHex } from '../../manifest/index.js';
 import { Device } from '../device.js';
 import type { EraseValue } from '../flash.js';
 import { UpdateAgent, type AgentEvent, type AgentFaults, type AgentStats } from './agent.js';
-import { AgentNvm } from './nvm.js';
+import { AgentNvm, type AgentNvmData } from './nvm.js';
 import { getRadio } from './radio.js';
 import type { DeviceIdentity } from '../verify.js';
 
@@ -49,6 +52,42 @@ export async function provisionDevice(s: ProvisionSpec): Promise<{ device: Devic
   return { device, publicKeyHex: toHex(pub), publicKeyPem };
 }
 
+// ------------------------------------------------------------------ snapshots
+
+/**
+ * One device's durable state in `dir`: `dir/state/` (device.json, flash.bin, agent.json) replaced as a
+ * whole. Written into `dir/.next/`, then `state` → `state.old`, `.next` → `state`, `state.old` removed:
+ * a kill at any point leaves either the previous or the new snapshot (`state.old` when killed between
+ * the two renames), never a mix. (No fsync: this survives the process dying, not the host.)
+ */
+export function saveSnapshot(dir: string, device: Device, nvm: AgentNvmData | undefined): void {
+  const next = join(dir, '.next');
+  const cur = join(dir, 'state');
+  const old = join(dir, 'state.old');
+  rmSync(next, { recursive: true, force: true });
+  device.save(next);
+  if (nvm) writeFileSync(join(next, 'agent.json'), JSON.stringify(nvm));
+  if (existsSync(cur)) {
+    rmSync(old, { recursive: true, force: true });
+    renameSync(cur, old);
+  }
+  renameSync(next, cur);
+  rmSync(old, { recursive: true, force: true });
+}
+
+/** The snapshot directory to load from `dir` (undefined: none). Older layouts kept files in `dir` itself. */
+export function snapshotDir(dir: string): string | undefined {
+  for (const d of [join(dir, 'state'), join(dir, 'state.old'), dir]) if (existsSync(join(d, 'device.json')) && existsSync(join(d, 'flash.bin'))) return d;
+  return undefined;
+}
+
+export function loadSnapshot(dir: string): { device: Device; nvm: AgentNvmData | undefined } | undefined {
+  const d = snapshotDir(dir);
+  if (!d) return undefined;
+  const f = join(d, 'agent.json');
+  return { device: Device.load(d), nvm: existsSync(f) ? (JSON.parse(readFileSync(f, 'utf8')) as AgentNvmData) : undefined };
+}
+
 export interface FleetMember {
   id: string;
   agent: UpdateAgent;
@@ -63,29 +102,35 @@ export interface FleetOptions {
   faults?: (deviceId: string) => AgentFaults | undefined;
   healthCheck?: (image: Uint8Array) => boolean;
   log?: (e: AgentEvent) => void;
-  /** Save every device to the state directory this often (ms). Default 10 s. */
-  saveEveryMs?: number;
+  /** Radio pacing: downloads take the radio profile's time on air (× timeScale). */
+  airtime?: boolean;
+  /** 'full': every device downloads full images (no deltas). */
+  payload?: 'auto' | 'full';
 }
 
 export class Fleet {
   readonly members: FleetMember[] = [];
   private ac: AbortController | undefined;
   private running: Promise<void>[] = [];
-  private saver: NodeJS.Timeout | undefined;
 
   constructor(readonly o: FleetOptions) {}
 
-  add(id: string, device: Device): FleetMember {
+  add(id: string, device: Device, saved?: AgentNvmData): FleetMember {
     const dir = this.o.stateDir ? join(this.o.stateDir, id) : undefined;
     if (dir) mkdirSync(dir, { recursive: true });
     const faults = this.o.faults?.(id);
+    // With a state directory every record write is a snapshot of flash + record (see saveSnapshot).
+    const nvm = new AgentNvm(id, { ...(saved ? { data: saved } : {}), ...(dir ? { persist: (data: AgentNvmData) => saveSnapshot(dir, device, data) } : {}) });
+    if (dir && !snapshotDir(dir)) saveSnapshot(dir, device, nvm.data);
     const agent = new UpdateAgent({
       deviceId: id,
       server: this.o.server,
       device,
-      nvm: new AgentNvm(id, dir ? join(dir, 'agent.json') : undefined),
+      nvm,
       radio: getRadio(this.o.radio ?? 'nb-iot'),
       timeScale: this.o.timeScale ?? 1,
+      ...(this.o.airtime ? { airtime: true } : {}),
+      ...(this.o.payload ? { payload: this.o.payload } : {}),
       ...(faults ? { faults } : {}),
       ...(this.o.healthCheck ? { healthCheck: this.o.healthCheck } : {}),
       ...(this.o.log ? { log: this.o.log } : {}),
@@ -100,16 +145,17 @@ export class Fleet {
     if (!this.o.stateDir || !existsSync(this.o.stateDir)) return 0;
     let n = 0;
     for (const id of readdirSync(this.o.stateDir).sort()) {
-      const dir = join(this.o.stateDir, id);
-      if (!existsSync(join(dir, 'device.json'))) continue;
-      this.add(id, Device.load(dir));
+      const snap = loadSnapshot(join(this.o.stateDir, id));
+      if (!snap) continue;
+      this.add(id, snap.device, snap.nvm);
       n++;
     }
     return n;
   }
 
+  /** Snapshot every device (flash + its last committed record). */
   save(): void {
-    for (const m of this.members) if (m.dir) m.agent.dev.save(m.dir);
+    for (const m of this.members) if (m.dir) saveSnapshot(m.dir, m.agent.dev, m.agent.nvm.data);
   }
 
   start(): void {
@@ -121,16 +167,14 @@ export class Fleet {
       await new Promise((r) => setTimeout(r, (i * 37) % 500));
       await m.agent.run(signal).catch((e: unknown) => this.o.log?.({ kind: 'backoff', deviceId: m.id, detail: `agent stopped: ${(e as Error).message}` }));
     });
-    if (this.o.stateDir) {
-      this.saver = setInterval(() => this.save(), this.o.saveEveryMs ?? 10_000);
-      this.saver.unref();
-    }
+    // No periodic flash save: a snapshot between two record writes could hold device state the
+    // record does not know about yet (e.g. a swap before its step is written).
   }
 
   async stop(): Promise<void> {
     this.ac?.abort();
     await Promise.all(this.running);
-    if (this.saver) clearInterval(this.saver);
+    this.running = [];
     this.save();
   }
 

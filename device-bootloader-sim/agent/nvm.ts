@@ -2,6 +2,11 @@
  * The agent's small persistent record (a settings/NVS partition in a C port): which assignment it is
  * working on, how far the candidate slot is written, and which reports are still owed. It is written
  * at page boundaries and at each step, never per received chunk; `writes` counts those records.
+ *
+ * On a real device the record lives in the same flash as the candidate slot, so a power cut can never
+ * leave a record that claims more than the flash holds. The simulated fleet keeps that property by
+ * persisting the record *together with* the device's flash in one atomic snapshot (`persist`, see
+ * fleet.ts `saveSnapshot`); a bare `file` (the record alone) is only for tools and tests.
  */
 import { existsSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
 import type { DeltaDecoderState } from '../../delta/index.js';
@@ -34,6 +39,8 @@ export interface AgentRecord {
   /** Reports posted for this assignment (a lost answer is re-sent; the server treats replays as no-ops). */
   reported: string[];
   failCode?: string;
+  /** The new image booted (then `booted` is reported before the final status). */
+  booted?: boolean;
 }
 
 export interface AgentNvmData {
@@ -44,15 +51,26 @@ export interface AgentNvmData {
   done: string[];
 }
 
+export interface AgentNvmOptions {
+  /** The record alone in a JSON file (atomic rename). */
+  file?: string;
+  /** Saved data to start from (a restarted device). */
+  data?: AgentNvmData;
+  /** Called after every commit with the new data: persist it together with the device's flash. */
+  persist?: (data: AgentNvmData) => void;
+}
+
 export class AgentNvm {
   data: AgentNvmData;
   writes = 0;
-  constructor(
-    deviceId: string,
-    private readonly file?: string,
-  ) {
-    this.data = { v: 1, deviceId, done: [] };
-    if (file && existsSync(file)) this.data = JSON.parse(readFileSync(file, 'utf8')) as AgentNvmData;
+  private readonly file: string | undefined;
+  private readonly persist: ((data: AgentNvmData) => void) | undefined;
+  constructor(deviceId: string, opts: string | AgentNvmOptions = {}) {
+    const o: AgentNvmOptions = typeof opts === 'string' ? { file: opts } : opts;
+    this.file = o.file;
+    this.persist = o.persist;
+    this.data = o.data ? structuredClone(o.data) : { v: 1, deviceId, done: [] };
+    if (o.file && existsSync(o.file)) this.data = JSON.parse(readFileSync(o.file, 'utf8')) as AgentNvmData;
   }
 
   get record(): AgentRecord | undefined {
@@ -69,5 +87,6 @@ export class AgentNvm {
       writeFileSync(`${this.file}.tmp`, JSON.stringify(this.data));
       renameSync(`${this.file}.tmp`, this.file);
     }
+    this.persist?.(this.data);
   }
 }

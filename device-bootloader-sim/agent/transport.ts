@@ -109,7 +109,7 @@ export class DeviceTransport {
    * (the device's receive buffer). `cutAfter` simulates a broken link after that many body bytes.
    * Returns the bytes received; the caller resumes from its own offset.
    */
-  async download(path: string, token: string, start: number, total: number, sink: (b: Uint8Array) => void, opts: { chunk: number; cutAfter?: number; etag?: string }): Promise<number> {
+  async download(path: string, token: string, start: number, total: number, sink: (b: Uint8Array) => void, opts: { chunk: number; cutAfter?: number; etag?: string; pace?: (bytes: number) => Promise<void> }): Promise<number> {
     const headers: Record<string, string> = { Authorization: `Bearer ${token}`, Accept: 'application/octet-stream' };
     if (start > 0) {
       headers['Range'] = `bytes=${start}-`;
@@ -157,9 +157,20 @@ export class DeviceTransport {
           await reader.cancel().catch(() => undefined);
           throw new UpdateError('NETWORK_ERROR', `GET ${path}: connection broken after ${start + got} bytes`);
         }
-        this.feed(v, sink, opts.chunk);
-        got += v.length;
-        this.bytes.rx += v.length;
+        if (opts.pace) {
+          // Radio pacing: each receive buffer takes its time on air.
+          for (let i = 0; i < v.length; i += opts.chunk) {
+            const part = v.subarray(i, Math.min(v.length, i + opts.chunk));
+            sink(part);
+            got += part.length;
+            this.bytes.rx += part.length;
+            await opts.pace(part.length);
+          }
+        } else {
+          this.feed(v, sink, opts.chunk);
+          got += v.length;
+          this.bytes.rx += v.length;
+        }
         if (got >= want) {
           await reader.cancel().catch(() => undefined);
           break;

@@ -37,6 +37,16 @@ function intOption(v: string): number {
   return n;
 }
 
+function numOption(v: string): number {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n < 0) throw new UpdateError('USAGE', `not a non-negative number: ${v}`);
+  return n;
+}
+
+function envNumber(v: string | undefined): number | undefined {
+  return v === undefined || v === '' ? undefined : numOption(v);
+}
+
 /** Runs the CLI; returns the exit status (0 ok, else the error table's exit code). */
 export async function main(argv: string[], io: CliIo = processIo): Promise<number> {
   let json = false;
@@ -58,8 +68,11 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
     .addOption(new Option('--s3-secret-key <key>', 'secret key (prefer the env variable)').env('SUIT_S3_SECRET_KEY'))
     .addOption(new Option('--s3-region <region>', 'region').env('SUIT_S3_REGION').default('us-east-1'))
     .option('--log-level <level>', 'pino level', io.env['SUIT_LOG_LEVEL'] ?? 'info')
+    .option('--poll-interval <seconds>', 'poll interval told to idle devices (SUIT_POLL_INTERVAL)', numOption, envNumber(io.env['SUIT_POLL_INTERVAL']))
+    .option('--poll-jitter <fraction>', '± jitter applied to poll intervals, 0..0.9 (SUIT_POLL_JITTER)', numOption, envNumber(io.env['SUIT_POLL_JITTER']))
+    .option('--delta-encoder <where>', "delta encoding: 'worker' (thread, default) or 'inline' (SUIT_DELTA_ENCODER)", io.env['SUIT_DELTA_ENCODER'])
     .option('--json', 'print machine-readable startup information')
-    .action(async (o: { data: string; port: number; host: string; s3Endpoint?: string; s3Bucket?: string; s3AccessKey?: string; s3SecretKey?: string; s3Region: string; logLevel: string; json?: boolean }) => {
+    .action(async (o: { data: string; port: number; host: string; s3Endpoint?: string; s3Bucket?: string; s3AccessKey?: string; s3SecretKey?: string; s3Region: string; logLevel: string; pollInterval?: number; pollJitter?: number; deltaEncoder?: string; json?: boolean }) => {
       json = !!o.json;
       // commander's .env() reads process.env; honour the injected environment too.
       const env = (k: string) => io.env[k];
@@ -74,7 +87,13 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
       }
       const dataDir = resolve(o.data);
       const adminToken = env('SUIT_ADMIN_TOKEN');
-      const srv = await startServer({ dataDir, port: o.port, host: o.host, logger: o.logLevel, ...(s3 ? { s3 } : {}), ...(adminToken ? { adminToken } : {}) });
+      if (o.deltaEncoder !== undefined && o.deltaEncoder !== 'worker' && o.deltaEncoder !== 'inline') throw new UpdateError('USAGE', "--delta-encoder is 'worker' or 'inline'");
+      const deviceApi = {
+        ...(o.pollInterval !== undefined ? { pollIntervalSeconds: o.pollInterval } : {}),
+        ...(o.pollJitter !== undefined ? { pollJitter: o.pollJitter } : {}),
+        ...(o.deltaEncoder !== undefined ? { deltaEncoder: o.deltaEncoder as 'worker' | 'inline' } : {}),
+      };
+      const srv = await startServer({ dataDir, port: o.port, host: o.host, logger: o.logLevel, deviceApi, ...(s3 ? { s3 } : {}), ...(adminToken ? { adminToken } : {}) });
       const info = { url: srv.url, dataDir, objectStore: s3 ? `s3:${s3.bucket}` : 'fs', adminToken: srv.initialAdminToken };
       if (json) io.out(JSON.stringify(info));
       else {

@@ -23,6 +23,28 @@ export interface ServerConfig {
   tokenBurst: number;
 }
 
+/**
+ * Device API settings a deployment (or a test) chooses at start (`startServer({ deviceApi })`, CLI
+ * flags `--poll-interval`, `--poll-jitter`, `--delta-encoder`, env `SUIT_POLL_INTERVAL`, …).
+ * Unset fields keep the device API defaults (device-api/service.ts DEFAULT_DEVICE_API).
+ */
+export interface DeviceApiSettings {
+  /** Poll interval told to idle devices, seconds. */
+  pollIntervalSeconds?: number;
+  /** Poll interval while an update is in progress, seconds. */
+  activePollIntervalSeconds?: number;
+  /** ± fraction applied to every poll interval (0..0.9). */
+  pollJitter?: number;
+  /** Where delta encoding runs: a worker thread (default) or in-process between event-loop turns. */
+  deltaEncoder?: 'worker' | 'inline';
+  /** Per device token (sustained requests per second, burst). */
+  tokenLimit?: { ratePerSecond: number; burst: number };
+  /** Per device id on the unauthenticated auth endpoints. */
+  authLimit?: { ratePerSecond: number; burst: number };
+  /** Event-loop delay p99 (ms) above which idle poll answers carry Retry-After and a doubled interval. */
+  loadDelayMs?: number;
+}
+
 export const DEFAULT_CONFIG: ServerConfig = {
   bodyLimitBytes: 1024 * 1024,
   payloadMaxBytes: 4 * 1024 * 1024 * 1024,
@@ -58,6 +80,8 @@ export interface ServerContext {
   verifier: ReleaseVerifier;
   /** Extension points other parts fill in when their router is created. */
   hooks: ServerHooks;
+  /** Device API settings chosen at start (read when the device router is created). */
+  deviceApi?: DeviceApiSettings;
 }
 
 export interface PendingUpdateView { releaseId: string; sequence: number; source: string }
@@ -70,6 +94,8 @@ export interface ServerHooks {
   pendingUpdate?(device: DeviceRecord, store: StateStore): Promise<PendingUpdateView | null>;
   /** Called inside the release-creation transaction (e.g. to schedule deltas). */
   onReleaseCreated?(release: ReleaseRecord, tx: StateStore): Promise<void>;
+  /** Called on graceful close before the stores close (flush batched writes, stop timers). */
+  beforeClose?(): Promise<void>;
 }
 
 /** A minimal OpenAPI 3.1 fragment contributed by a mounted router. */

@@ -1,7 +1,7 @@
 /** The public face of update-server/ (the fleet server). Other parts import only from here. */
 export { createServer, startServer, type ServerOptions, type StartOptions, type CreatedServer, type RunningServer } from './server.js';
 export { createApp, mountRouters } from './app.js';
-export type { ServerContext, ServerConfig, ServerHooks, Mount, OpenApiFragment, PendingUpdateView } from './context.js';
+export type { ServerContext, ServerConfig, DeviceApiSettings, ServerHooks, Mount, OpenApiFragment, PendingUpdateView } from './context.js';
 export { DEFAULT_CONFIG, ServerEvents } from './context.js';
 export { recordReport, type ReportInput } from './services/reports.js';
 export { verifyAuditChain, openSqliteStore, type StateStore, type AuditVerifyResult, type AuditEntry, type AuditInput } from './state/index.js';

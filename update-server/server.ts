@@ -8,7 +8,7 @@ import type { Express } from 'express';
 import { pino, type Logger } from 'pino';
 import { createApp } from './app.js';
 import { ensureAdminToken } from './auth/tokens.js';
-import { DEFAULT_CONFIG, ServerEvents, type Mount, type ServerConfig, type ServerContext } from './context.js';
+import { DEFAULT_CONFIG, ServerEvents, type DeviceApiSettings, type Mount, type ServerConfig, type ServerContext } from './context.js';
 import { createMetrics } from './metrics.js';
 import { manifestVerifier, type ReleaseVerifier } from './releases/verify.js';
 import { openSqliteStore, type StateStore } from './state/index.js';
@@ -29,6 +29,8 @@ export interface ServerOptions {
   adminToken?: string;
   verifier?: ReleaseVerifier;
   mounts?: readonly Mount[];
+  /** Device API settings: poll interval and jitter, delta encoder, rate limits, load threshold. */
+  deviceApi?: DeviceApiSettings;
 }
 
 export interface CreatedServer {
@@ -65,6 +67,7 @@ export async function createServer(opts: ServerOptions = {}): Promise<CreatedSer
     shuttingDown: () => shuttingDown,
     verifier: opts.verifier ?? manifestVerifier,
     hooks: {},
+    ...(opts.deviceApi ? { deviceApi: validDeviceApiSettings(opts.deviceApi) } : {}),
   };
   const issued = await ensureAdminToken(store, opts.adminToken);
   const app = createApp(ctx, opts.mounts);
@@ -78,6 +81,11 @@ export async function createServer(opts: ServerOptions = {}): Promise<CreatedSer
       shuttingDown = true;
       if (closed) return;
       closed = true;
+      try {
+        await ctx.hooks.beforeClose?.();
+      } catch (e) {
+        log.warn({ err: e }, 'close hook failed');
+      }
       await objects.close();
       await store.close();
     },
@@ -131,4 +139,19 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
       return closing;
     },
   };
+}
+
+function validDeviceApiSettings(s: DeviceApiSettings): DeviceApiSettings {
+  const pos = (v: number | undefined, what: string, max = Number.MAX_SAFE_INTEGER): void => {
+    if (v !== undefined && !(Number.isFinite(v) && v > 0 && v <= max)) throw new UpdateError('USAGE', `${what} must be a positive number${max < Number.MAX_SAFE_INTEGER ? ` up to ${max}` : ''}`);
+  };
+  pos(s.pollIntervalSeconds, 'the poll interval', 30 * 86400);
+  pos(s.activePollIntervalSeconds, 'the active poll interval', 30 * 86400);
+  pos(s.loadDelayMs, 'the load threshold');
+  if (s.pollJitter !== undefined && !(s.pollJitter >= 0 && s.pollJitter <= 0.9)) throw new UpdateError('USAGE', 'the poll jitter must be between 0 and 0.9');
+  if (s.deltaEncoder !== undefined && s.deltaEncoder !== 'worker' && s.deltaEncoder !== 'inline') throw new UpdateError('USAGE', "the delta encoder is 'worker' or 'inline'");
+  for (const [k, b] of [['tokenLimit', s.tokenLimit], ['authLimit', s.authLimit]] as const) {
+    if (b) { pos(b.ratePerSecond, `${k}.ratePerSecond`); pos(b.burst, `${k}.burst`); }
+  }
+  return { ...s };
 }

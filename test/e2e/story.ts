@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { createRelease, generateKeyFiles, loadSigningKey, signEnvelopeWith } from '../../signing-tools/index.js';
 import { classIdFrom, decodeEnvelope, parseUuid, signAnchorStatement, vendorIdFromDomain, type AnchorSetInput } from '../../manifest/index.js';
 import { startServer, type RunningServer } from '../../update-server/index.js';
-import { deviceApi, inProcessEncoder } from '../../update-server/device-api/index.js';
+import { deviceApi } from '../../update-server/device-api/index.js';
 import { Fleet, provisionDevice, type FleetOptions } from '../../device-bootloader-sim/agent/index.js';
 import { anchorKey } from '../../device-bootloader-sim/index.js';
 import { sha256hex } from './util.js';
@@ -89,10 +89,10 @@ export async function buildWorld(images: { version: string; image: Uint8Array; n
   const anchors = signAnchorStatement(set, [signer.key]);
 
   // --- the fleet operator's server ---
-  const server = await startServer({ dataDir: join(dir, 'server'), port: 0, logger: 'silent', adminToken: ADMIN });
-  const dapi = deviceApi(server.ctx);
-  dapi.deltas.opts.encoder = inProcessEncoder;
-  Object.assign(dapi.opts, { pollIntervalSeconds: opts.pollSeconds ?? 1, activePollIntervalSeconds: 1, jitter: 0.2 });
+  const server = await startServer({
+    dataDir: join(dir, 'server'), port: 0, logger: 'silent', adminToken: ADMIN,
+    deviceApi: { pollIntervalSeconds: opts.pollSeconds ?? 1, activePollIntervalSeconds: 1, pollJitter: 0.2, deltaEncoder: 'inline' },
+  });
   const w0 = { server };
   const { uuidToString } = await import('../../manifest/index.js');
   const vendorId = uuidToString(vendorIdBytes);

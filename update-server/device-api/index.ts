@@ -4,7 +4,7 @@ import { deviceOpenApi } from './openapi.js';
 import { deviceRouter } from './router.js';
 
 export { deviceRouter, send as sendDevice, wantsJson } from './router.js';
-export { DeviceApi, deviceApi, scheduleDeltas, DEFAULT_DEVICE_API, type DeviceApiOptions, type PollAnswer, type PayloadChoice } from './service.js';
+export { DeviceApi, deviceApi, deviceApiOptions, scheduleDeltas, DEFAULT_DEVICE_API, type DeviceApiOptions, type PollAnswer, type PayloadChoice } from './service.js';
 export { DeviceAuth, DEVICE_TOKEN_PREFIX, type DeviceAuthOptions } from './auth.js';
 export { authMessage, parseIdentityKey, verifyEd25519, AUTH_CONTEXT } from './identity.js';
 export { verifySignedReport, reconcileStatus, STATUS_CLAIM_COMPONENT, STATUS_CLAIM_PARAM } from './reports.js';

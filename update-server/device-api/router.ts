@@ -188,6 +188,7 @@ function etagMatches(req: Request, etag: string): boolean {
 
 export function deviceRouter(ctx: ServerContext, opts?: Partial<DeviceApiOptions>): Router {
   const api = deviceApi(ctx, opts);
+  ctx.hooks.beforeClose ??= () => api.close();
   void api.init().catch((e: unknown) => ctx.log.error({ err: e }, 'device api init failed'));
   const r = Router();
   // Errors from this router are CBOR unless the device asked for JSON.

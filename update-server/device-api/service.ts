@@ -13,7 +13,7 @@ import type { DeviceRecord, DevicePatch, ReleaseRecord, ReportRecord, UpdateStat
 import { killSwitches, rolloutService, type Assignment, type DeviceFacts, type DeviceStatus, type KillSwitch } from '../rollouts/index.js';
 import { newId } from '../util/ids.js';
 import { DeviceAuth, DEFAULT_DEVICE_AUTH, type DeviceAuthOptions } from './auth.js';
-import { DeltaService, workerEncoder, type DeltaOptions, type DeltaRecord } from './deltas.js';
+import { DeltaService, inProcessEncoder, workerEncoder, type DeltaOptions, type DeltaRecord } from './deltas.js';
 import { parseIdentityKey } from './identity.js';
 import { RateLimiter, type BucketSpec } from './rate-limit.js';
 import { reconcileStatus, verifySignedReport } from './reports.js';
@@ -413,11 +413,26 @@ export class DeviceApi {
 
 const apis = new WeakMap<ServerContext, DeviceApi>();
 
-/** The DeviceApi of a context (created with `opts` on first use). */
+/** Options from the settings chosen at start (`ctx.deviceApi`), then `opts` (explicit wins). */
+export function deviceApiOptions(ctx: ServerContext, opts?: Partial<DeviceApiOptions>): DeviceApiOptions {
+  const s = ctx.deviceApi ?? {};
+  const fromSettings: Partial<DeviceApiOptions> = {
+    ...(s.pollIntervalSeconds !== undefined ? { pollIntervalSeconds: s.pollIntervalSeconds } : {}),
+    ...(s.activePollIntervalSeconds !== undefined ? { activePollIntervalSeconds: s.activePollIntervalSeconds } : {}),
+    ...(s.pollJitter !== undefined ? { jitter: s.pollJitter } : {}),
+    ...(s.tokenLimit ? { tokenLimit: { ...s.tokenLimit } } : {}),
+    ...(s.authLimit ? { authLimit: { ...s.authLimit } } : {}),
+    ...(s.loadDelayMs !== undefined ? { loadDelayMs: s.loadDelayMs } : {}),
+    ...(s.deltaEncoder ? { deltas: { ...DEFAULT_DEVICE_API.deltas, encoder: s.deltaEncoder === 'inline' ? inProcessEncoder : workerEncoder() } } : {}),
+  };
+  return { ...DEFAULT_DEVICE_API, ...fromSettings, ...(opts ?? {}) };
+}
+
+/** The DeviceApi of a context (created on first use from `ctx.deviceApi` settings and `opts`). */
 export function deviceApi(ctx: ServerContext, opts?: Partial<DeviceApiOptions>): DeviceApi {
   let a = apis.get(ctx);
   if (!a) {
-    a = new DeviceApi(ctx, { ...DEFAULT_DEVICE_API, ...(opts ?? {}) });
+    a = new DeviceApi(ctx, deviceApiOptions(ctx, opts));
     apis.set(ctx, a);
   }
   return a;

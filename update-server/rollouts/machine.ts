@@ -5,12 +5,18 @@
  *   running ──last phase's success condition──▶ completed
  *   draft | running | paused ──cancel──▶ cancelled
  *
- * `completed` keeps serving the release to targeted devices that poll late (lazy selection has no
- * fixed population); `paused` admits no new devices but lets admitted ones finish; `cancelled`
+ * Success and completion count against the phase's EXPECTED population (population.ts: the targeted
+ * devices counted at start), not only the devices that have polled so far: a phase advances when the
+ * confirmed devices of phases 0..i reach its success condition over its expected cumulative size, and
+ * the rollout completes only when the last phase's expected devices have all finished. `advance` forces
+ * either. Rollouts without a population (started before migration 0003) judge the admitted devices.
+ *
+ * `completed` keeps serving the release to targeted devices that poll late; `paused` admits no new devices but lets admitted ones finish; `cancelled`
  * cancels every open assignment (their reports then answer 410).
  */
 import { UpdateError } from '../../manifest/index.js';
 import type { AssignmentState, PhaseSpec, RolloutState, StateCounts } from './model.js';
+import { intermediate, type RolloutPopulation } from './population.js';
 
 export type RolloutAction = 'start' | 'pause' | 'resume' | 'cancel' | 'advance';
 
@@ -62,11 +68,35 @@ export function errorThresholdExceeded(p: PhaseSpec, c: StateCounts): boolean {
   return t.maxFailedPercent !== undefined && n >= t.minSample && (failed * 100) / n > t.maxFailedPercent;
 }
 
-/** True when the phase's success condition holds. */
+/** True when the phase's success condition holds over its admitted devices (no expected population known). */
 export function successReached(p: PhaseSpec, c: StateCounts): boolean {
   const confirmed = countOf(c, 'confirmed');
   const n = phasePopulation(c);
   return confirmed >= p.success.minDevices && n > 0 && confirmed * 100 >= p.success.confirmedPercent * n;
+}
+
+/** Counts of phases 0..i added up (success is judged cumulatively, like the phases' sizes). */
+export function cumulative(countsByPhase: readonly StateCounts[], i: number): StateCounts {
+  const out: StateCounts = {};
+  for (let k = 0; k <= i && k < countsByPhase.length; k++) {
+    const c = countsByPhase[k] ?? {};
+    for (const s of Object.keys(c) as AssignmentState[]) out[s] = (out[s] ?? 0) + (c[s] ?? 0);
+  }
+  return out;
+}
+
+/**
+ * Phase `i`'s success condition against its expected cumulative population `expected` (population.ts):
+ * with `exp = expected − devices that left (superseded, cancelled)`, the confirmed devices of phases
+ * 0..i must reach `max(1, min(minDevices, exp))` and `confirmedPercent` % of `exp`. When `last`, every
+ * one of the `exp` devices must also have finished (confirmed, failed or reverted).
+ */
+export function expectedSuccessReached(p: PhaseSpec, cum: StateCounts, expected: number, last: boolean): boolean {
+  const exp = Math.max(0, expected - countOf(cum, 'superseded', 'cancelled'));
+  const confirmed = countOf(cum, 'confirmed');
+  if (confirmed < Math.max(1, Math.min(p.success.minDevices, exp))) return false;
+  if (confirmed * 100 < p.success.confirmedPercent * exp) return false;
+  return !last || countOf(cum, 'confirmed', 'failed', 'reverted') >= exp;
 }
 
 export type Decision =
@@ -81,7 +111,7 @@ export type Decision =
  * earlier phase still stop the rollout); success only for the current phase.
  */
 export function evaluate(
-  r: { state: RolloutState; phase: number; phases: readonly PhaseSpec[] },
+  r: { state: RolloutState; phase: number; phases: readonly PhaseSpec[]; population?: RolloutPopulation | null },
   countsByPhase: readonly StateCounts[],
   opts: { manualAdvance?: boolean } = {},
 ): Decision {
@@ -96,8 +126,18 @@ export function evaluate(
   }
   const cur = r.phases[r.phase];
   if (!cur) return { kind: 'none' };
-  if (!opts.manualAdvance && (cur.advance === 'manual' || !successReached(cur, countsByPhase[r.phase] ?? {}))) return { kind: 'none' };
-  return r.phase + 1 < r.phases.length ? { kind: 'advance', to: r.phase + 1 } : { kind: 'complete' };
+  const last = r.phase + 1 >= r.phases.length;
+  if (!opts.manualAdvance) {
+    if (cur.advance === 'manual') return { kind: 'none' };
+    const pop = r.population;
+    const expected = pop?.expected[r.phase];
+    if (pop && expected !== undefined) {
+      // An estimated (inexact) size is only a guess: wait for the exact pass.
+      const estimated = !pop.exact && intermediate(cur);
+      if (estimated || !expectedSuccessReached(cur, cumulative(countsByPhase, r.phase), expected, last)) return { kind: 'none' };
+    } else if (!successReached(cur, countsByPhase[r.phase] ?? {})) return { kind: 'none' };
+  }
+  return last ? { kind: 'complete' } : { kind: 'advance', to: r.phase + 1 };
 }
 
 /** Maps a reported status onto the assignment, or null when it does not move it forward. */

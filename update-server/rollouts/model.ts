@@ -3,6 +3,7 @@
  * assignment move through. Parsed from untrusted JSON with zod; everything downstream is typed.
  */
 import { z } from 'zod';
+import type { RolloutPopulation } from './population.js';
 
 export const ROLLOUT_STATES = ['draft', 'running', 'paused', 'completed', 'cancelled'] as const;
 export type RolloutState = (typeof ROLLOUT_STATES)[number];
@@ -119,6 +120,8 @@ export interface Rollout {
   createdAt: string;
   startedAt: string | null;
   updatedAt: string;
+  /** Devices targeted at start and each phase's expected cumulative size (population.ts); null for drafts. */
+  population: RolloutPopulation | null;
 }
 
 export interface Assignment {

@@ -12,6 +12,15 @@ export const RolloutSchema = z.object({
   sequence: z.number().int(), target: RolloutTargetSchema, phases: PhasesSchema, state: z.enum(ROLLOUT_STATES), phase: z.number().int(),
   admitted: z.number().int(), pauseReason: z.string().nullable(), createdBy: z.string(), createdAt: z.string(), startedAt: z.string().nullable(),
   updatedAt: z.string(),
+  population: z.object({
+    targeted: z.number().int().describe('devices the rollout targeted when it started (one COUNT over scope + target, excluding devices already on the sequence)'),
+    expected: z.array(z.number().int()).describe("each phase's expected cumulative size: min(count, targeted); targeted for 100 %; for a lower percent the devices whose bucket falls below the cut"),
+    exact: z.boolean().describe('false while lower-percent phases hold estimates (targeted × percent); such a phase does not advance automatically until the exact pass has counted it'),
+    countedAt: z.string(),
+  }).strict().nullable().describe(
+    'Expected population. A phase advances when the confirmed devices of it and the phases before reach max(1, min(minDevices, expected)) and confirmedPercent % of expected ' +
+    '(expected minus devices superseded or cancelled); the rollout completes only when, in addition, all expected devices of the last phase have finished ' +
+    '(confirmed, failed or reverted). Devices that never poll hold it open: POST …/advance forces the next phase or completion. Null for drafts.'),
 }).strict();
 export const RolloutViewSchema = RolloutSchema.extend({ counts: Counts, phaseCounts: z.array(Counts) }).strict();
 export const RolloutListSchema = z.object({ items: z.array(RolloutSchema), next: z.string().nullable() }).strict();
@@ -69,7 +78,7 @@ export const rolloutsOpenApi: OpenApiFragment = {
     '/api/v1/rollouts/{id}/pause': strip(action('pause', 'Pause: no new devices are admitted; admitted ones may finish')),
     '/api/v1/rollouts/{id}/resume': strip(action('resume', 'Resume a paused rollout')),
     '/api/v1/rollouts/{id}/cancel': strip(action('cancel', 'Cancel: open assignments are cancelled (their reports answer 410)')),
-    '/api/v1/rollouts/{id}/advance': strip(action('advance', 'Open the next phase now (manual phases, or overriding a pause)')),
+    '/api/v1/rollouts/{id}/advance': strip(action('advance', 'Open the next phase now, or complete the rollout from its last phase (manual phases, devices that never poll, or overriding a pause)')),
   },
 };
 

@@ -20,6 +20,7 @@ import {
 } from './model.js';
 import { bucketOf, compileTarget, inScope, phaseAdmits, type DeviceFacts, type TargetMatcher } from './selection.js';
 import type { RolloutAssignmentsTable, RolloutsTable, RolloutTables } from './tables.js';
+import { countTargeted, estimatePopulation, exactPopulation, type RolloutPopulation } from './population.js';
 
 type Db = Kysely<CoreTables & RolloutTables>;
 const dbOf = (s: StateStore): Db => s.db.withTables<RolloutTables>() as unknown as Db;
@@ -31,6 +32,7 @@ const toRollout = (r: Selectable<RolloutsTable>): Rollout => ({
   sequence: num(r.sequence), target: JSON.parse(r.target) as Rollout['target'], phases: JSON.parse(r.phases) as Rollout['phases'],
   state: r.state as RolloutState, phase: num(r.phase), admitted: num(r.admitted), pauseReason: r.pause_reason,
   createdBy: r.created_by, createdAt: r.created_at, startedAt: r.started_at, updatedAt: r.updated_at,
+  population: r.population ? (JSON.parse(r.population) as RolloutPopulation) : null,
 });
 const toAssignment = (r: Selectable<RolloutAssignmentsTable>): Assignment => ({
   id: r.id, rolloutId: r.rollout_id, deviceId: r.device_id, releaseId: r.release_id, phase: num(r.phase), nonce: r.nonce,
@@ -71,8 +73,47 @@ export class RolloutService {
       this.serving = live;
       this.sortServing();
       await this.updateStateGauge();
+      for (const l of live) if (l.r.population && !l.r.population.exact) this.refinePopulation(l.r.id);
     })();
     return this.loaded;
+  }
+
+  // ---------------------------------------------------------------- expected population (population.ts)
+
+  /** Counts the targeted devices (one aggregate query) and estimates each phase's expected size. */
+  private async population(r: Omit<Rollout, 'population'>, at: string): Promise<RolloutPopulation> {
+    const n = await countTargeted(this.ctx.store.db, r);
+    return estimatePopulation(r.phases, n, at);
+  }
+
+  private readonly refining = new Map<string, Promise<void>>();
+
+  /** Replaces estimated percent-phase sizes with exact ones in the background, then re-evaluates. */
+  refinePopulation(id: string): Promise<void> {
+    let p = this.refining.get(id);
+    if (p) return p;
+    p = (async () => {
+      const live = this.servingRollout(id);
+      if (!live?.population || live.population.exact) return;
+      const exact = await exactPopulation(this.ctx.store.db, live, live.population);
+      const cur = this.servingRollout(id);
+      if (!cur) return;
+      await this.db.updateTable('rollouts').set({ population: JSON.stringify(exact) }).where('id', '=', id).execute();
+      cur.population = exact;
+      await this.reevaluate(id);
+    })().catch((e: unknown) => this.ctx.log.warn({ err: e, rollout: id }, 'exact rollout population pass failed; estimates stay'))
+      .finally(() => this.refining.delete(id));
+    this.refining.set(id, p);
+    return p;
+  }
+
+  /** Applies whatever the current counts decide (after the population became exact). */
+  async reevaluate(id: string): Promise<Rollout | undefined> {
+    const live = this.servingRollout(id);
+    if (!live) return undefined;
+    const d = evaluate(live, await this.phaseCounts(id));
+    if (d.kind === 'none') return live;
+    return this.apply(live, d, 'system', d.kind === 'pause' ? 'rollout.auto-pause' : d.kind === 'advance' ? 'rollout.auto-advance' : 'rollout.complete');
   }
 
   /** `s`: the store to read through (the transaction's, when called inside one: SQLite has one connection). */
@@ -121,20 +162,23 @@ export class RolloutService {
       id: newId('ro'), tenantId: who.tenantId, name: body.name, releaseId: release.id, vendorId: release.vendorId,
       classId: release.classId, sequence: release.sequence, target: body.target, phases: body.phases,
       state: body.start ? 'running' : 'draft', phase: 0, admitted: 0, pauseReason: null, createdBy: who.actor,
-      createdAt: at, startedAt: body.start ? at : null, updatedAt: at,
+      createdAt: at, startedAt: body.start ? at : null, updatedAt: at, population: null,
     };
+    if (body.start) r.population = await this.population(r, at);
     // One row, whatever the size of the target: selection happens when devices poll.
     await this.ctx.store.transaction(async (tx) => {
       await dbOf(tx).insertInto('rollouts').values({
         id: r.id, tenant_id: r.tenantId, name: r.name, release_id: r.releaseId, vendor_id: r.vendorId, class_id: r.classId,
         sequence: r.sequence, target: JSON.stringify(r.target), phases: JSON.stringify(r.phases), state: r.state,
         phase: 0, admitted: 0, pause_reason: null, created_by: r.createdBy, created_at: at, started_at: r.startedAt, updated_at: at,
+        population: r.population ? JSON.stringify(r.population) : null,
       }).execute();
       await this.ctx.audit({ actor: who.actor, tenantId: who.tenantId, action: 'rollout.create', target: r.id, details: { releaseId: r.releaseId, state: r.state, target: r.target.kind, phases: r.phases.length } }, tx);
     });
     this.counts.set(r.id, []);
     await this.setLive(r);
     await this.updateStateGauge();
+    if (r.population && !r.population.exact) void this.refinePopulation(r.id);
     return r;
   }
 
@@ -181,10 +225,14 @@ export class RolloutService {
       startedAt: action === 'start' ? at : cur.startedAt,
       pauseReason: action === 'pause' ? 'paused by operator' : action === 'resume' ? null : cur.pauseReason,
     };
+    if (action === 'start') next.population = await this.population(cur, at);
     let cancelled = 0;
     await this.ctx.store.transaction(async (tx) => {
       const db = dbOf(tx);
-      await db.updateTable('rollouts').set({ state: next.state, started_at: next.startedAt, pause_reason: next.pauseReason, updated_at: at }).where('id', '=', id).execute();
+      await db.updateTable('rollouts').set({
+        state: next.state, started_at: next.startedAt, pause_reason: next.pauseReason, updated_at: at,
+        ...(action === 'start' ? { population: JSON.stringify(next.population) } : {}),
+      }).where('id', '=', id).execute();
       if (action === 'cancel') {
         const r = await db.updateTable('rollout_assignments').set({ state: 'cancelled', updated_at: at })
           .where('rollout_id', '=', id).where('state', 'not in', [...TERMINAL_ASSIGNMENT]).executeTakeFirst();
@@ -198,6 +246,7 @@ export class RolloutService {
     }
     await this.setLive(next);
     await this.updateStateGauge();
+    if (action === 'start' && next.population && !next.population.exact) void this.refinePopulation(id);
     return next;
   }
 

@@ -19,6 +19,8 @@ export type RolloutsTable = {
   created_at: string;
   started_at: string | null;
   updated_at: string;
+  /** JSON RolloutPopulation (rollouts/population.ts); migration 0003. */
+  population: string | null;
 }
 
 export type RolloutAssignmentsTable = {

@@ -22,8 +22,6 @@ import { sql } from 'kysely';
 import express from 'express';
 import { decodeCbor, encodeCbor, toHex, type CborValue } from '../manifest/index.js';
 import { createServer } from '../update-server/server.js';
-import { defaultMounts } from '../update-server/mounts.js';
-import { deviceApiMount, deviceRouter } from '../update-server/device-api/index.js';
 import { addRelease, signChallenge, simDevice, type SimDevice } from '../update-server/device-api/test-support.js';
 
 interface AutocannonResult {
@@ -50,10 +48,10 @@ function arg(name: string, dflt: number): number {
 
 async function serve(dir: string): Promise<void> {
   // Generous limits: 100 devices each polling hundreds of times a second is the point of the run.
-  const mounts = defaultMounts.map((m) => (m === deviceApiMount
-    ? { ...m, router: (ctx: Parameters<typeof deviceRouter>[0]) => deviceRouter(ctx, { tokenLimit: { ratePerSecond: 1e6, burst: 1e6 }, authLimit: { ratePerSecond: 1e6, burst: 1e6 } }) }
-    : m));
-  const srv = await createServer({ dataDir: dir, logger: 'silent', adminToken: ADMIN, mounts });
+  const srv = await createServer({
+    dataDir: dir, logger: 'silent', adminToken: ADMIN,
+    deviceApi: { tokenLimit: { ratePerSecond: 1e6, burst: 1e6 }, authLimit: { ratePerSecond: 1e6, burst: 1e6 } },
+  });
   const app = srv.app;
   const http = await new Promise<import('node:http').Server>((res) => { const s = app.listen(0, '127.0.0.1', () => res(s)); });
   const bareBody = Buffer.from(process.env['BENCH_BARE_BODY_HEX'] ?? 'a0', 'hex');

@@ -16,6 +16,9 @@ export function createApp(ctx: ServerContext, mounts: readonly Mount[] = default
   app.set('etag', false);
   app.set('query parser', 'simple');
 
+  // Hot device routes first: no access-log closure, no router walk (they record their own metrics).
+  for (const m of mounts) for (const e of m.early?.(ctx) ?? []) app.get(e.path, e.handler);
+
   // Access log + request metrics, labelled by the matched route (not the raw URL: bounded cardinality).
   app.use((req, res, next) => {
     const start = process.hrtime.bigint();

@@ -1,6 +1,6 @@
 /** What every router gets: the ports, the logger, metrics, config and an event bus. */
 import { EventEmitter } from 'node:events';
-import type { Router } from 'express';
+import type { RequestHandler, Router } from 'express';
 import type { Logger } from 'pino';
 import type { ServerMetrics } from './metrics.js';
 import type { AuditEntry, AuditInput, DeviceRecord, ReleaseRecord, ReportRecord, StateStore } from './state/index.js';
@@ -110,4 +110,9 @@ export interface Mount {
   path: string;
   router(ctx: ServerContext): Router;
   openapi?: OpenApiFragment;
+  /**
+   * Hot GET routes the app registers ahead of everything else (access-log middleware, other routers):
+   * they must do their own metrics and error forwarding (`next(err)` still reaches the error handler).
+   */
+  early?(ctx: ServerContext): { path: string; handler: RequestHandler }[];
 }

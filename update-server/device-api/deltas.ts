@@ -175,6 +175,12 @@ export class DeltaService {
   }
 
   /** The ready delta from `fromSha256` to `toSha256`, if any (cached for 30 s; refreshed when a job finishes). */
+  /** The cached answer of `offer`, or undefined when it needs a query (poll fast path). */
+  offerCached(toSha256: string, fromSha256: string): DeltaRecord | null | undefined {
+    const hit = this.offerCache.get(`${toSha256}:${fromSha256}`);
+    return hit && Date.now() - hit.at < 30_000 ? hit.d : undefined;
+  }
+
   async offer(toSha256: string, fromSha256: string): Promise<DeltaRecord | null> {
     const k = `${toSha256}:${fromSha256}`;
     const t = Date.now();

@@ -97,26 +97,44 @@ export function encodeMapAround(obj: Record<string, unknown>, hole: string): { p
 
 const NONE_PARTS = encodeMapAround({ v: 1, status: 'none' }, 'pollAfter');
 
-function sendPoll(req: Request, res: Response, a: PollAnswer): void {
-  let parts: { prefix: Buffer; suffix: Buffer } | undefined;
-  if (!wantsJson(req)) {
-    if (a.status === 'none') parts = NONE_PARTS;
-    else if (a.status === 'update' && a.cached) {
-      const { etag: _e, cached: _c, pollAfter: _p, ...rest } = a.cached.answer;
-      parts = a.cached.encoded ??= encodeMapAround({ v: 1, ...rest }, 'pollAfter');
-    }
+/** Complete CBOR "none" answers by pollAfter value (a few hundred distinct values at most). */
+const noneBodies = new Map<number, Buffer>();
+function noneBody(pollAfter: number): Buffer {
+  let b = noneBodies.get(pollAfter);
+  if (!b) {
+    b = Buffer.concat([NONE_PARTS.prefix, encodeCbor(pollAfter), NONE_PARTS.suffix]);
+    if (noneBodies.size < 4096) noneBodies.set(pollAfter, b);
   }
-  if (!parts) {
-    const { etag: _e, ...body } = a as PollAnswer & { retryAfter?: number; cached?: unknown };
-    delete body.retryAfter;
-    delete body.cached;
-    send(req, res, 200, { v: 1, ...body });
+  return b;
+}
+
+/** The CBOR body of a poll answer, or null when it must go through the generic encoder. */
+function pollCbor(a: PollAnswer): Buffer | null {
+  if (a.status === 'none') return noneBody(a.pollAfter);
+  if (a.status === 'update' && a.cached) {
+    let parts = a.cached.encoded;
+    if (!parts) {
+      const { etag: _e, cached: _c, pollAfter: _p, ...rest } = a.cached.answer;
+      parts = a.cached.encoded = encodeMapAround({ v: 1, ...rest }, 'pollAfter');
+    }
+    return Buffer.concat([parts.prefix, encodeCbor(a.pollAfter), parts.suffix]);
+  }
+  return null;
+}
+
+function sendPoll(req: Request, res: Response, a: PollAnswer): void {
+  const body = wantsJson(req) ? null : pollCbor(a);
+  if (!body) {
+    const { etag: _e, ...rest } = a as PollAnswer & { retryAfter?: number; cached?: unknown };
+    delete rest.retryAfter;
+    delete rest.cached;
+    send(req, res, 200, { v: 1, ...rest });
     return;
   }
   res.statusCode = 200;
   res.setHeader('Cache-Control', 'no-store');
   res.setHeader('Content-Type', CBOR);
-  res.end(Buffer.concat([parts.prefix, encodeCbor(a.pollAfter), parts.suffix]));
+  res.end(body);
 }
 
 const bytes = (min: number, max: number) => z.union([
@@ -186,6 +204,96 @@ function etagMatches(req: Request, etag: string): boolean {
   return inm.split(',').some((t) => t.trim().replace(/^W\//, '') === bare);
 }
 
+/**
+ * `GET /device/v1/poll`. The hot path, written to cost little more than a bare route: when the token,
+ * the device and its answer are cached it runs synchronously (one sha256 for the token, Map lookups, a
+ * precomputed or spliced CBOR body, headers in one writeHead) and records its own metrics (bound label
+ * children). Anything else (first poll, changed facts, kill switch, JSON, errors) takes the general
+ * async path with identical results.
+ */
+export function pollHandler(ctx: ServerContext, api: DeviceApi): RequestHandler {
+  const m = ctx.metrics;
+  const outcomes = { none: m.polls.labels('none'), update: m.polls.labels('update'), paused: m.polls.labels('paused'), not_modified: m.polls.labels('not_modified') };
+  const route = '/device/v1/poll';
+  const ok = m.httpRequests.labels('GET', route, '200');
+  const notModified = m.httpRequests.labels('GET', route, '304');
+  const took = m.httpDuration.labels('GET', route);
+
+  const slow = async (req: Request, res: Response, deviceId: string | undefined): Promise<void> => {
+    let id = deviceId;
+    if (id === undefined) {
+      const h = req.headers.authorization;
+      if (typeof h !== 'string' || !h.startsWith('Bearer ')) throw new UpdateError('AUTH_REQUIRED', 'a device bearer token is required');
+      const r = await api.auth.resolve(h.slice(7));
+      api.tokenLimiter.check(r.hash, 'token');
+      req.device = { id: r.deviceId, tokenHash: r.hash };
+      id = r.deviceId;
+    }
+    const a = await api.poll(id, pollQuery(req));
+    respond(req, res, a);
+  };
+
+  // General path and errors: metrics like the app's access-log middleware (which this route runs ahead of).
+  const track = (_req: Request, res: Response, t0: number): void => {
+    res.once('finish', () => {
+      m.httpRequests.inc({ method: 'GET', route, status: String(res.statusCode) });
+      took.observe((performance.now() - t0) / 1000);
+    });
+  };
+
+  const respond = (req: Request, res: Response, a: PollAnswer): void => {
+    const unchanged = etagMatches(req, a.etag);
+    outcomes[unchanged ? 'not_modified' : a.status].inc();
+    if (unchanged) {
+      pollHeaders(res, a);
+      res.statusCode = 304;
+      res.end();
+      return;
+    }
+    const body = wantsJson(req) ? null : pollCbor(a);
+    if (!body) {
+      pollHeaders(res, a);
+      sendPoll(req, res, a);
+      return;
+    }
+    const retry = a.status === 'none' ? a.retryAfter : undefined;
+    res.writeHead(200, retry === undefined
+      ? ['Cache-Control', 'no-store', 'Content-Type', CBOR, 'ETag', a.etag, 'X-Poll-After', String(a.pollAfter)]
+      : ['Cache-Control', 'no-store', 'Content-Type', CBOR, 'ETag', a.etag, 'X-Poll-After', String(a.pollAfter), 'Retry-After', String(retry)]);
+    res.end(body);
+  };
+
+  return (req, res, next) => {
+    const t0 = performance.now();
+    res.locals['preferCbor'] = true;
+    const h = req.headers.authorization;
+    let deviceId: string | undefined;
+    let a: PollAnswer | undefined;
+    try {
+      const hit = typeof h === 'string' && h.startsWith('Bearer ') ? api.auth.resolveCached(h.slice(7)) : undefined;
+      if (hit) {
+        const wait = api.tokenLimiter.take(hit.hash);
+        if (wait > 0) throw new UpdateError('RATE_LIMITED', `too many requests for this token; retry in ${wait} s`, { details: { retryAfterSeconds: wait } });
+        req.device = { id: hit.deviceId, tokenHash: hit.hash };
+        deviceId = hit.deviceId;
+        a = api.pollCached(deviceId, pollQuery(req));
+      }
+    } catch (e) {
+      track(req, res, t0);
+      next(e);
+      return;
+    }
+    if (a) {
+      respond(req, res, a);
+      (res.statusCode === 304 ? notModified : ok).inc();
+      took.observe((performance.now() - t0) / 1000);
+      return;
+    }
+    track(req, res, t0);
+    slow(req, res, deviceId).catch(next);
+  };
+}
+
 export function deviceRouter(ctx: ServerContext, opts?: Partial<DeviceApiOptions>): Router {
   const api = deviceApi(ctx, opts);
   ctx.hooks.beforeClose ??= () => api.close();
@@ -196,21 +304,8 @@ export function deviceRouter(ctx: ServerContext, opts?: Partial<DeviceApiOptions
 
   const authed = deviceAuth(api);
 
-  // --- poll ---
-  r.get('/poll', authed, async (req, res) => {
-    const dev = requireDevice(req);
-    const q = pollQuery(req);
-    const a = await api.poll(dev.id, q);
-    const unchanged = etagMatches(req, a.etag);
-    ctx.metrics.polls.inc({ outcome: unchanged ? 'not_modified' : a.status });
-    pollHeaders(res, a);
-    if (unchanged) {
-      res.statusCode = 304;
-      res.end();
-      return;
-    }
-    sendPoll(req, res, a);
-  });
+  // --- poll (also mounted ahead of everything else by the app: see pollRoute) ---
+  r.get('/poll', pollHandler(ctx, api));
 
   // --- authentication (no token yet; rate-limited per device id) ---
   r.post('/auth/challenge', parseBody(AUTH_BODY_MAX), async (req, res) => {

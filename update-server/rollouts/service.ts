@@ -343,6 +343,27 @@ export class RolloutService {
     return p;
   }
 
+  /**
+   * What `resolve` would answer, when that needs no write and no query (the device's latest assignment
+   * is cached and no rollout would admit it now); undefined otherwise (call `resolve`). Poll fast path.
+   */
+  resolveCached(d: DeviceFacts): Assignment | null | undefined {
+    if (this.loaded === undefined || this.inflight.has(d.id)) return undefined;
+    const latest = this.latest.get(d.id);
+    if (latest === undefined) return undefined;
+    for (const l of this.serving) {
+      const r = l.r;
+      if (!inScope(r, d)) continue;
+      if (latest && latest.rolloutId === r.id) return latest.state === 'superseded' || latest.state === 'cancelled' ? null : latest;
+      if (!ADMITTING.has(r.state) || !l.match(d)) continue;
+      if (d.currentSeq !== null && d.currentSeq >= r.sequence) continue;
+      const phase = r.phases[r.phase];
+      if (!phase || !phaseAdmits(phase, bucketOf(r.id, d.id), r.admitted)) continue;
+      return undefined; // would admit: the slow path writes
+    }
+    return null;
+  }
+
   private async resolveOnce(d: DeviceFacts): Promise<Assignment | null> {
     const latest = await this.latestAssignment(d.id);
     for (const l of this.serving) {

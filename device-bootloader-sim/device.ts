@@ -20,7 +20,7 @@ import { Journal } from './journal.js';
 import { EfuseCounter, Otp } from './otp.js';
 import { geometryOf, getProfile, layoutOf, type Layout, type Profile } from './profiles.js';
 import { RamBudget } from './ram.js';
-import { SLOT_HEADER_LEN, contentLength, encodeSlotHeader, readSlotHeader } from './slot.js';
+import { SLOT_HEADER_LEN, assertFits, contentLength, encodeSlotHeader, readSlotHeader } from './slot.js';
 import { ANCHORS_KEY, STATE_KEY, decodeState, encodeState, initialState, type BootState, type RevertReason } from './state.js';
 import { eraseStatus, overwrite, swapRevert, swapUpgrade, type MovePlan } from './swap.js';
 import { checkEnvelope, verifySlot, type DeviceIdentity, type PolicyContext, type VerifiedImage } from './verify.js';
@@ -369,6 +369,9 @@ export class Device {
     if (s.phase === 'pending') this.put({ ...s, phase: 'idle' });
     else if (s.phase !== 'idle') throw new UpdateError('UPDATE_STATE_INVALID', `cannot stage while ${s.phase} (confirm the running image first)`);
     const { claims } = checkEnvelope(envelope, this.policy(false));
+    // The envelope must fit its area: a server can pad a genuine envelope with unsigned members
+    // (integrated payloads, foreign auth blocks); refuse it before any flash is touched.
+    assertFits(claims.size, envelope.length, this.profile.envelopeArea, this.capacity);
     return new Stager(
       {
         flash: this.flash,

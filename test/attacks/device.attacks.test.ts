@@ -406,6 +406,38 @@ describe('THREAT.IMG.EXTRA / REQ.SEC.IMG.COMPLETE_DIGEST — exactly the signed 
   });
 });
 
+describe('THREAT.IMG.EXTRA (envelope side) — unsigned padding added to a genuine envelope', () => {
+  const padded = () => encodeEnvelope({ ...decodeEnvelope(env2), integrated: new Map([['#junk', new Uint8Array(6000)]]) });
+
+  it('padded beyond the envelope area, staged by the device → INPUT_TOO_LARGE before any flash operation (fixed in Device.beginStage)', async () => {
+    const before = deviceFacts(dev);
+    const mark = flashMark(dev);
+    await refuses(() => dev.beginStage(padded()), 'INPUT_TOO_LARGE');
+    expect(flashOpsSince(dev, mark)).toEqual({ writes: 0, erases: 0, bytesWritten: 0 });
+    await unchanged(before);
+  });
+
+  // Open finding F4 (docs/threat-model.md): the agent's pre-check does not bound the envelope by the
+  // envelope area, so it downloads and writes the whole image and only fails when the envelope is
+  // written over the image (FLASH_NOT_ERASED). Safe (nothing pending, old image runs) but a wasted
+  // download and a misleading code.
+  it.fails('padded beyond the envelope area, through the agent → INPUT_TOO_LARGE before any download', async () => {
+    const before = deviceFacts(dev);
+    const r = await offer({ envelope: padded(), payloads: [full(v2)] });
+    expect(evil.sent.size).toBe(0);
+    expect(r).toEqual({ status: 'failed', code: 'INPUT_TOO_LARGE' });
+    await unchanged(before);
+  });
+
+  it('padded through the agent: whatever the code, nothing is marked pending and the old image runs', async () => {
+    const before = deviceFacts(dev);
+    const r = await offer({ envelope: padded(), payloads: [full(v2)] });
+    expect(r?.status).toBe('failed');
+    expect(dev.state.phase).toBe('idle');
+    await unchanged(before);
+  });
+});
+
 // =====================================================================================================
 describe('mix-and-match (TUF) — an envelope with another release\'s payload', () => {
   it("release 2's envelope with release 3's image (served under release 2's digest) → PAYLOAD_DIGEST_MISMATCH", async () => {

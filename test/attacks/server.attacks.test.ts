@@ -293,6 +293,23 @@ describe('device identity and REQ.SEC.REPORTING — reports the server cannot be
   });
 });
 
+describe('REQ.SEC.REPORTING — status word without the signed claim', () => {
+  // Open finding F5 (docs/threat-model.md): the signed status claim is optional (device-api/reports.ts
+  // reconcileStatus); a report that omits it signs only "success", so whoever holds the device's bearer
+  // token (on-path on plain HTTP) can post a captured 'downloading' report as 'confirmed'.
+  it.fails("a signed success report without the status claim, posted as 'confirmed' → REPORT_MALFORMED", async () => {
+    const d = devices.get('dev-a2')!;
+    const tok = (await enroll('dev-a2', d.identityKey()!)).token!;
+    expect((await rollout(opA, 2, ['dev-a2'])).status).toBe(201);
+    const p = await poll(tok, d);
+    expect(p.status).toBe('update');
+    const { systemProperties: _drop, ...noClaim } = report('downloading');
+    const signed = signReport(noClaim as SuitReport, deviceKey(d), p.assignment.nonce);
+    const r = await dcall('POST', `/device/v1/assignments/${p.assignment.id}/report`, tok, { status: 'confirmed', report: signed });
+    expect(r.body?.error?.code).toBe('REPORT_MALFORMED');
+  });
+});
+
 // =====================================================================================================
 describe('the server\'s own state tampered with directly (storage compromise)', () => {
   it('payload object replaced on disk → the device refuses it (PAYLOAD_DIGEST_MISMATCH) and the server records the signed failure', async () => {

@@ -274,9 +274,9 @@ export function pollHandler(ctx: ServerContext, api: DeviceApi): RequestHandler 
       if (hit) {
         const wait = api.tokenLimiter.take(hit.hash);
         if (wait > 0) throw new UpdateError('RATE_LIMITED', `too many requests for this token; retry in ${wait} s`, { details: { retryAfterSeconds: wait } });
-        req.device = { id: hit.deviceId, tokenHash: hit.hash };
         deviceId = hit.deviceId;
         a = api.pollCached(deviceId, pollQuery(req));
+        if (!a) req.device = { id: hit.deviceId, tokenHash: hit.hash };
       }
     } catch (e) {
       track(req, res, t0);

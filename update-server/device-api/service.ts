@@ -79,7 +79,11 @@ export interface UpdateAnswer {
 }
 
 /** An update answer without its per-request poll interval, reused for ANSWER_TTL_MS. */
-export interface CachedAnswer { answer: UpdateAnswer; at: number; encoded?: { prefix: Buffer; suffix: Buffer } }
+export interface CachedAnswer {
+  answer: UpdateAnswer; at: number; encoded?: { prefix: Buffer; suffix: Buffer };
+  /** pollCached's reusable result (pollAfter rewritten per poll; consumed synchronously by the router). */
+  scratch?: UpdateAnswer;
+}
 const ANSWER_TTL_MS = 30_000;
 
 export type PollAnswer =
@@ -263,7 +267,8 @@ export class DeviceApi {
 
   /**
    * The poll answer when everything it depends on is cached (device facts, latest assignment, the
-   * answer itself): no promise, no query, no allocation beyond the result. Undefined means "ask
+   * answer itself): no promise, no query, no allocation. The result must be consumed synchronously
+   * (an update answer is a reused object whose pollAfter changes on the next call). Undefined means "ask
    * `poll`" (which also produces every error). Same decisions as `poll`, step for step.
    */
   pollCached(deviceId: string, q: { seq: number | null; digest: string | null; classId: string | null }): PollAnswer | undefined {
@@ -296,7 +301,10 @@ export class DeviceApi {
     }
     const hit = this.answers.get(deltaTag === '' ? `${a.id}|${a.state}|` : `${a.id}|${a.state}|${deltaTag}`);
     if (!hit || Date.now() - hit.at >= ANSWER_TTL_MS) return undefined;
-    return { ...hit.answer, pollAfter: this.jittered(this.opts.activePollIntervalSeconds), cached: hit };
+    // No copy per poll: the router encodes the answer before anything else can run.
+    const out = (hit.scratch ??= { ...hit.answer, cached: hit });
+    out.pollAfter = this.jittered(this.opts.activePollIntervalSeconds);
+    return out;
   }
 
   private noneAnswer(): PollAnswer {

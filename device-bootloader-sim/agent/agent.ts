@@ -147,6 +147,8 @@ export class UpdateAgent {
   private deltaFullEquivalent = 0;
   private updatesByDelta = 0;
   private updatesByFull = 0;
+  /** The run's stop signal: a paced download stops at the next receive buffer (the snapshot on stop is then consistent). */
+  private signal: AbortSignal | undefined;
   /** Last poll interval the server gave, seconds. */
   pollAfter = 60;
   /** Everything this device reported last (for the fleet view). */
@@ -301,6 +303,7 @@ export class UpdateAgent {
 
   /** Run until `signal` aborts. Errors back off exponentially (bounded); power cuts reboot. */
   async run(signal?: AbortSignal): Promise<void> {
+    this.signal = signal;
     if (!this.dev.running) await this.powerOn();
     let errors = 0;
     while (!signal?.aborted) {
@@ -498,6 +501,12 @@ export class UpdateAgent {
     await this.reconcile();
   }
 
+  /** Radio pacing of a download: the receive buffer's time on air; a stopped fleet breaks the link. */
+  private async pace(bytes: number): Promise<void> {
+    await this.wait(radioCost(this.radio, bytes, 0).secondsOnAir, this.signal);
+    if (this.signal?.aborted) throw new UpdateError('NETWORK_ERROR', 'stopped');
+  }
+
   private async downloadAndStage(r: AgentRecord, envelope: Uint8Array, claims: ImageClaims, _token: string): Promise<void> {
     const d = r.download!;
     const fullSize = claims.size;
@@ -531,10 +540,10 @@ export class UpdateAgent {
               if (d.kind === 'delta') this.deltaBytes += b.length;
               buf.set(b);
               w.push(buf.subarray(0, b.length));
-            }, { chunk: rx, ...(linkCut !== undefined ? { cutAfter: linkCut } : {}), etag: `"${d.sha256}"`, ...(this.o.airtime ? { pace: (n: number) => this.wait(radioCost(this.radio, n, 0).secondsOnAir) } : {}) }),
+            }, { chunk: rx, ...(linkCut !== undefined ? { cutAfter: linkCut } : {}), etag: `"${d.sha256}"`, ...(this.o.airtime ? { pace: (n: number) => this.pace(n) } : {}) }),
           );
         } catch (e) {
-          if (isUpdateError(e, 'NETWORK_ERROR') && !(e instanceof HttpError)) {
+          if (isUpdateError(e, 'NETWORK_ERROR') && !(e instanceof HttpError) && !this.signal?.aborted) {
             // Broken link: the writer is still in RAM; resume with Range from exactly where it is.
             this.linkBreaks++;
             this.emit({ kind: 'link-broken', deviceId: this.o.deviceId, detail: `at ${w.offset}/${d.size}` });

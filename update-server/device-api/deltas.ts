@@ -49,19 +49,16 @@ export const inProcessEncoder: DeltaEncoder = async (o, n) => {
 };
 
 /**
- * Encoding in a worker thread (tsx loader passed through execArgv). Falls back to in-process if the
- * worker cannot start (e.g. under a test runner that transforms sources itself).
+ * Encoding in a worker thread (delta-worker-boot.mjs registers the tsx loader in the thread, then runs
+ * delta-worker.ts). Falls back to in-process if the worker cannot start, unless `fallback: false`.
  */
-export function workerEncoder(): DeltaEncoder {
+export function workerEncoder(opts: { fallback?: boolean; onFallback?: (e: unknown) => void } = {}): DeltaEncoder {
   let broken = false;
   return async (o, n) => {
     if (broken) return inProcessEncoder(o, n);
     try {
       return await new Promise<Uint8Array>((resolve, reject) => {
-        const w = new Worker(new URL('./delta-worker.ts', import.meta.url), {
-          execArgv: ['--import', 'tsx'],
-          workerData: { old: o, new: n },
-        });
+        const w = new Worker(new URL('./delta-worker-boot.mjs', import.meta.url), { workerData: { old: o, new: n } });
         w.once('message', (m: { patch?: Uint8Array; error?: string }) => {
           void w.terminate();
           if (m.patch) resolve(new Uint8Array(m.patch));
@@ -70,7 +67,9 @@ export function workerEncoder(): DeltaEncoder {
         w.once('error', reject);
         w.once('exit', (code) => { if (code !== 0) reject(new Error(`delta worker exited ${code}`)); });
       });
-    } catch {
+    } catch (e) {
+      opts.onFallback?.(e);
+      if (opts.fallback === false) throw e;
       broken = true;
       return inProcessEncoder(o, n);
     }

@@ -1,6 +1,7 @@
 /**
- * kill -9 during uploads: nothing acknowledged is lost, nothing half-written becomes visible.
- * Runs the real bin in a child process.
+ * kill -9 during uploads and during a release creation: nothing acknowledged is lost, nothing
+ * half-written becomes visible. Runs the real bin (uploads) or testing/crash-server.ts (releases, with
+ * the fake verifier and a hold inside the release transaction) in a child process.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -9,6 +10,8 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fakeEnvelope, fakeKey } from './testing/fake-verifier.js';
+import { openSqliteStore, verifyAuditChain } from './state/index.js';
 
 const TOKEN = 'crash-test-admin-token-123';
 const root = join(import.meta.dirname, '..');
@@ -24,6 +27,28 @@ async function start(dir: string): Promise<{ child: ChildProcess; url: string }>
       buf += c.toString();
       const line = buf.split('\n')[0];
       if (buf.includes('\n') && line) resolve((JSON.parse(line) as { url: string }).url);
+    });
+    child.on('exit', (code) => reject(new Error(`server exited ${code}`)));
+  });
+  return { child, url };
+}
+
+/** testing/crash-server.ts through the tsx loader; resolves once it listens. `onLine` sees later stdout lines. */
+async function startHeld(dir: string, hold: boolean, onLine: (l: string) => void = () => undefined): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'update-server/testing/crash-server.ts', dir], {
+    cwd: root, env: { ...process.env, SUIT_ADMIN_TOKEN: TOKEN, CRASH_HOLD_RELEASE: hold ? '1' : '0' }, stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    let buf = '';
+    child.stdout!.on('data', (c: Buffer) => {
+      buf += c.toString();
+      let nl;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        if (line.startsWith('{')) resolve((JSON.parse(line) as { url: string }).url);
+        else onLine(line);
+      }
     });
     child.on('exit', (code) => reject(new Error(`server exited ${code}`)));
   });
@@ -94,4 +119,51 @@ describe('crash safety (kill -9)', () => {
     expect(actions.filter((a) => a === 'payload.upload')).toHaveLength(1);
     await kill9(srv.child);
   });
+
+  it('a release creation cut by kill -9 inside its transaction leaves no release, no audit entry; retrying creates it', async () => {
+    const rdir = await mkdtemp(join(tmpdir(), 'suit-crash-rel-'));
+    try {
+      const auth = { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' };
+      const V = 'a0a1a2a3-0000-4000-8000-000000000001';
+      const C = 'b0b1b2b3-0000-4000-8000-000000000002';
+      const image = Buffer.from('release image '.repeat(300));
+      let inTx!: () => void;
+      const reached = new Promise<void>((r) => { inTx = r; });
+      let srv = await startHeld(rdir, true, (l) => { if (l === 'in-release-tx') inTx(); });
+      expect((await fetch(`${srv.url}/api/v1/anchors/${V}/keys`, { method: 'POST', headers: auth, body: JSON.stringify({ format: 'pem', key: fakeKey('aa01') }) })).status).toBe(201);
+      expect((await fetch(`${srv.url}/api/v1/payloads/${sha(image)}`, { method: 'PUT', headers: { ...auth, 'Content-Type': 'application/octet-stream' }, body: image })).status).toBe(201);
+      const envelope = fakeEnvelope({ vendorId: V, classId: C, sequence: 1, version: '1.0.0', components: [{ digest: sha(image), size: image.length }], signedBy: ['aa01'] });
+      const id = sha(envelope);
+      const post = () => fetch(`${srv.url}/api/v1/releases`, { method: 'POST', headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/suit-envelope+cose' }, body: envelope });
+      const pending = post().then(() => 'answered', () => 'cut');
+      await reached;
+      await kill9(srv.child);
+      expect(await pending).toBe('cut');
+
+      srv = await startHeld(rdir, false);
+      const get = await fetch(`${srv.url}/api/v1/releases/${id}`, { headers: auth });
+      expect(get.status).toBe(404);
+      const list = (await (await fetch(`${srv.url}/api/v1/releases`, { headers: auth })).json()) as { items: unknown[] };
+      expect(list.items).toEqual([]);
+      const audit = (await (await fetch(`${srv.url}/api/v1/audit?limit=1000`, { headers: auth })).json()) as { items: { action: string }[] };
+      expect(audit.items.map((e) => e.action)).not.toContain('release.create');
+      // The acknowledged payload survived; the same request now succeeds, once.
+      expect((await fetch(`${srv.url}/api/v1/payloads/${sha(image)}`, { headers: auth })).status).toBe(200);
+      const again = await post();
+      expect(again.status).toBe(201);
+      expect((await fetch(`${srv.url}/api/v1/releases/${id}`, { headers: auth })).status).toBe(200);
+      const audit2 = (await (await fetch(`${srv.url}/api/v1/audit?limit=1000`, { headers: auth })).json()) as { items: { action: string }[] };
+      expect(audit2.items.filter((e) => e.action === 'release.create')).toHaveLength(1);
+      await kill9(srv.child);
+      // The hash chain is intact after the crash and the retry.
+      const store = await openSqliteStore({ file: join(rdir, 'state.db') });
+      try {
+        expect((await verifyAuditChain(store)).ok).toBe(true);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await rm(rdir, { recursive: true, force: true });
+    }
+  }, 30_000);
 });

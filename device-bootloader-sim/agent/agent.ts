@@ -320,7 +320,8 @@ export class UpdateAgent {
         const retryAfter = e instanceof HttpError ? e.retryAfter : undefined;
         // Bounded retries: after maxRetries failures in a row, fall back to the idle interval.
         const backoff = errors > (this.o.maxRetries ?? 6) ? this.pollAfter : Math.min(this.pollAfter, 2 ** (errors - 1));
-        waitS = Math.max(retryAfter ?? 0, backoff) * (0.75 + Math.random() * 0.5);
+        // Jitter spreads the fleet; Retry-After is a floor the jitter never goes under.
+        waitS = Math.max(retryAfter ?? 0, backoff * (0.75 + Math.random() * 0.5));
         this.emit({ kind: 'backoff', deviceId: this.o.deviceId, detail: `${(e as Error).message} → ${waitS.toFixed(1)} s` });
       }
       await this.wait(waitS, signal);
@@ -348,7 +349,7 @@ export class UpdateAgent {
     if (body.status !== 'update') {
       this.etag = res.headers.get('etag') ?? undefined;
       this.emit({ kind: 'idle', deviceId: this.o.deviceId });
-      return jitter(Math.max(this.pollAfter, ra && /^\d+$/.test(ra) ? Number(ra) : 0));
+      return Math.max(jitter(this.pollAfter), ra && /^\d+$/.test(ra) ? Number(ra) : 0);
     }
     this.etag = undefined;
     await this.update(res.body as unknown as PollUpdate);

@@ -9,6 +9,7 @@
  *     burnt before the signature is checked (one guess per challenge). A random 256-bit token valid for
  *     `tokenTtlSeconds` is returned once; only its sha256 is stored.
  */
+import * as nodeCrypto from 'node:crypto';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { UpdateError } from '../../manifest/index.js';
@@ -29,7 +30,9 @@ export interface DeviceAuthOptions {
 
 export const DEFAULT_DEVICE_AUTH: DeviceAuthOptions = { challengeTtlSeconds: 60, tokenTtlSeconds: 3600, allowUnclaimed: false };
 
-const sha256hex = (b: Uint8Array | string): string => createHash('sha256').update(b).digest('hex');
+// One-shot crypto.hash (Node ≥ 20.12) is about twice as fast as a Hash object on the poll path.
+const oneShot = (nodeCrypto as { hash?: (alg: string, data: string | Uint8Array, enc: 'hex') => string }).hash;
+const sha256hex = (b: Uint8Array | string): string => (oneShot ? oneShot('sha256', b, 'hex') : createHash('sha256').update(b).digest('hex'));
 
 interface CachedToken { deviceId: string; expiresAt: number }
 

@@ -108,16 +108,30 @@ function noneBody(pollAfter: number): Buffer {
   return b;
 }
 
+/** Complete update bodies kept across all cached answers (one per pollAfter value each), bounded. */
+const BODY_CACHE_MAX = 50_000;
+let bodiesCached = 0;
+
 /** The CBOR body of a poll answer, or null when it must go through the generic encoder. */
 function pollCbor(a: PollAnswer): Buffer | null {
   if (a.status === 'none') return noneBody(a.pollAfter);
   if (a.status === 'update' && a.cached) {
-    let parts = a.cached.encoded;
+    const entry = a.cached;
+    const hit = entry.bodies?.get(a.pollAfter);
+    if (hit) return hit;
+    let parts = entry.encoded;
     if (!parts) {
-      const { etag: _e, cached: _c, pollAfter: _p, ...rest } = a.cached.answer;
-      parts = a.cached.encoded = encodeMapAround({ v: 1, ...rest }, 'pollAfter');
+      const { etag: _e, cached: _c, pollAfter: _p, ...rest } = entry.answer;
+      parts = entry.encoded = encodeMapAround({ v: 1, ...rest }, 'pollAfter');
     }
-    return Buffer.concat([parts.prefix, encodeCbor(a.pollAfter), parts.suffix]);
+    const body = Buffer.concat([parts.prefix, encodeCbor(a.pollAfter), parts.suffix]);
+    if (bodiesCached < BODY_CACHE_MAX && (entry.bodies?.size ?? 0) < 32) {
+      (entry.bodies ??= new Map()).set(a.pollAfter, body);
+      bodiesCached++;
+      // Released with the entry (answers live ANSWER_TTL_MS): give the budget back then.
+      if (entry.bodies.size === 1) setTimeout(() => { bodiesCached -= entry.bodies?.size ?? 0; entry.bodies = undefined; }, 60_000).unref();
+    }
+    return body;
   }
   return null;
 }
@@ -149,6 +163,29 @@ export const TokenRequest = z.object({ deviceId: DeviceId, challenge: bytes(32, 
 const SEQ = /^(0|[1-9][0-9]{0,15})$/;
 const HEX64 = /^[0-9a-f]{64}$/;
 const UUIDISH = /^[0-9A-Za-z-]{1,64}$/;
+
+/**
+ * The poll query straight from the URL when it is plain (`seq`, `digest`, `class`, no escapes, valid);
+ * undefined sends the request through `pollQuery` (req.query), which also words the errors.
+ */
+function fastPollQuery(url: string): { seq: number | null; digest: string | null; classId: string | null } | undefined {
+  const q = url.indexOf('?');
+  const out = { seq: null as number | null, digest: null as string | null, classId: null as string | null };
+  if (q < 0) return out;
+  const qs = url.slice(q + 1);
+  if (qs.includes('%') || qs.includes('+')) return undefined;
+  for (const part of qs.split('&')) {
+    const eq = part.indexOf('=');
+    if (eq < 0) return undefined;
+    const k = part.slice(0, eq);
+    const v = part.slice(eq + 1);
+    if (k === 'seq' && out.seq === null && SEQ.test(v)) out.seq = Number(v);
+    else if (k === 'digest' && out.digest === null && HEX64.test(v)) out.digest = v;
+    else if (k === 'class' && out.classId === null && UUIDISH.test(v)) out.classId = v;
+    else return undefined;
+  }
+  return out.seq !== null && !Number.isSafeInteger(out.seq) ? undefined : out;
+}
 
 function pollQuery(req: Request): { seq: number | null; digest: string | null; classId: string | null } {
   const q = req.query as Record<string, unknown>;
@@ -275,7 +312,8 @@ export function pollHandler(ctx: ServerContext, api: DeviceApi): RequestHandler 
         const wait = api.tokenLimiter.take(hit.hash);
         if (wait > 0) throw new UpdateError('RATE_LIMITED', `too many requests for this token; retry in ${wait} s`, { details: { retryAfterSeconds: wait } });
         deviceId = hit.deviceId;
-        a = api.pollCached(deviceId, pollQuery(req));
+        const fq = fastPollQuery(req.url);
+        a = api.pollCached(deviceId, fq ?? pollQuery(req));
         if (!a) req.device = { id: hit.deviceId, tokenHash: hit.hash };
       }
     } catch (e) {

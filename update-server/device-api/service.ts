@@ -83,6 +83,8 @@ export interface CachedAnswer {
   answer: UpdateAnswer; at: number; encoded?: { prefix: Buffer; suffix: Buffer };
   /** pollCached's reusable result (pollAfter rewritten per poll; consumed synchronously by the router). */
   scratch?: UpdateAnswer;
+  /** Complete CBOR bodies by pollAfter (router.ts, bounded globally). */
+  bodies?: Map<number, Buffer> | undefined;
 }
 const ANSWER_TTL_MS = 30_000;
 

@@ -39,6 +39,16 @@ describe('suit-server CLI', () => {
     expect(await main(['frobnicate'], io().io)).toBe(64);
     expect(await main(['start', '--port', 'abc'], io().io)).toBe(64);
   });
+  it('device API flags and SUIT_* variables reach the server; bad values exit 64', async () => {
+    const t = io({ SUIT_POLL_JITTER: '0' });
+    const run = main(['start', '--data', join(dir, 'dev'), '--port', '0', '--json', '--log-level', 'silent', '--poll-interval', '42', '--delta-encoder', 'inline'], t.io);
+    const srv = await t.started;
+    expect(srv.ctx.deviceApi).toEqual({ pollIntervalSeconds: 42, pollJitter: 0, deltaEncoder: 'inline' });
+    t.stop();
+    expect(await run).toBe(0);
+    expect(await main(['start', '--data', join(dir, 'dev'), '--port', '0', '--delta-encoder', 'gpu'], io().io)).toBe(64);
+    expect(await main(['start', '--data', join(dir, 'dev'), '--port', '0', '--poll-jitter', '2'], io().io)).toBe(64);
+  });
   it('start --json prints the URL and the one-time admin token; SIGTERM-equivalent stops it', async () => {
     const t = io();
     const run = main(['start', '--data', join(dir, 'a'), '--port', '0', '--json', '--log-level', 'silent'], t.io);

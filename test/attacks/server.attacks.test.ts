@@ -294,10 +294,10 @@ describe('device identity and REQ.SEC.REPORTING — reports the server cannot be
 });
 
 describe('REQ.SEC.REPORTING — status word without the signed claim', () => {
-  // Open finding F5 (docs/threat-model.md): the signed status claim is optional (device-api/reports.ts
-  // reconcileStatus); a report that omits it signs only "success", so whoever holds the device's bearer
-  // token (on-path on plain HTTP) can post a captured 'downloading' report as 'confirmed'.
-  it.fails("a signed success report without the status claim, posted as 'confirmed' → REPORT_MALFORMED", async () => {
+  // Finding F5 (docs/threat-model.md), fixed: a report that omitted the signed status claim signed only
+  // "success", so whoever held the device's bearer token could post a captured 'downloading' report as
+  // 'confirmed'. The server now requires the claim (device-api/reports.ts reconcileStatus).
+  it("a signed success report without the status claim, posted as 'confirmed' → REPORT_MALFORMED", async () => {
     const d = devices.get('dev-a2')!;
     const tok = (await enroll('dev-a2', d.identityKey()!)).token!;
     expect((await rollout(opA, 2, ['dev-a2'])).status).toBe(201);

@@ -226,33 +226,33 @@ describe('poll, downloads, reports', () => {
     const b = cbor(await poll(toks[0]!, 'seq=1'));
     const id = b.assignment.id as string;
     const nonce = b.assignment.nonce as Uint8Array;
-    let r = await report(toks[0]!, id, 'downloading', signedReport(devs[0]!, nonce));
+    let r = await report(toks[0]!, id, 'downloading', signedReport(devs[0]!, nonce, 'downloading'));
     expect(r.status).toBe(200);
     expect(cbor(r)).toMatchObject({ assignment: { id, state: 'downloading' }, recorded: true, rolloutState: 'running' });
-    r = await report(toks[0]!, id, 'installed', signedReport(devs[0]!, new Uint8Array(16)));
+    r = await report(toks[0]!, id, 'installed', signedReport(devs[0]!, new Uint8Array(16), 'installed'));
     expect([r.status, cbor(r).error.code]).toEqual([401, 'CHALLENGE_INVALID']);
-    r = await report(toks[0]!, id, 'installed', signedReport(simDevice('x'), nonce));
+    r = await report(toks[0]!, id, 'installed', signedReport(simDevice('x'), nonce, 'installed'));
     expect(r.status).toBe(422);
     expect(['KEY_UNTRUSTED', 'SIGNATURE_INVALID']).toContain(cbor(r).error.code);
     // a signature by the right key over other bytes
-    const good = Buffer.from(signedReport(devs[0]!, nonce));
+    const good = Buffer.from(signedReport(devs[0]!, nonce, 'installed'));
     good[good.length - 1]! ^= 1;
     r = await report(toks[0]!, id, 'installed', new Uint8Array(good));
     expect([r.status, cbor(r).error.code]).toEqual([422, 'SIGNATURE_INVALID']);
-    r = await report(toks[0]!, id, 'confirmed', signedReport(devs[0]!, nonce, { failCode: 0x5b }));
+    r = await report(toks[0]!, id, 'confirmed', signedReport(devs[0]!, nonce, 'confirmed', { failCode: 0x5b }));
     expect([r.status, cbor(r).error.code]).toEqual([400, 'REPORT_MALFORMED']);
-    r = await report(toks[0]!, id, 'confirmed', signedReport(devs[0]!, nonce, { status: 'installed' }));
+    r = await report(toks[0]!, id, 'confirmed', signedReport(devs[0]!, nonce, 'confirmed', { status: 'installed' }));
     expect(cbor(r).error.code).toBe('REPORT_MALFORMED');
     r = await report(toks[0]!, id, 'installed', new Uint8Array([0x84, 0x40]));
     expect(r.status).toBe(400);
     expect(['CBOR_MALFORMED', 'COSE_MALFORMED']).toContain(cbor(r).error.code);
     // another device cannot report on this assignment
-    r = await report(toks[1]!, id, 'installed', signedReport(devs[1]!, nonce));
+    r = await report(toks[1]!, id, 'installed', signedReport(devs[1]!, nonce, 'installed'));
     expect([r.status, cbor(r).error.code]).toEqual([404, 'NOT_FOUND']);
     // a replayed older status does not move the assignment back
-    r = await report(toks[0]!, id, 'confirmed', signedReport(devs[0]!, nonce, { status: 'confirmed' }));
+    r = await report(toks[0]!, id, 'confirmed', signedReport(devs[0]!, nonce, 'confirmed', { status: 'confirmed' }));
     expect(cbor(r).assignment.state).toBe('confirmed');
-    r = await report(toks[0]!, id, 'downloading', signedReport(devs[0]!, nonce));
+    r = await report(toks[0]!, id, 'downloading', signedReport(devs[0]!, nonce, 'downloading'));
     expect(cbor(r)).toMatchObject({ assignment: { state: 'confirmed' }, recorded: false });
     const hist = await h.http.get(`/api/v1/rollouts/${rolloutId}`).set(bearer(operator));
     expect(hist.body.counts.confirmed).toBe(1);
@@ -260,7 +260,7 @@ describe('poll, downloads, reports', () => {
 
   it('advances the phase when its success condition holds', async () => {
     const b = cbor(await poll(toks[1]!, 'seq=1'));
-    const r = await report(toks[1]!, b.assignment.id, 'confirmed', signedReport(devs[1]!, b.assignment.nonce));
+    const r = await report(toks[1]!, b.assignment.id, 'confirmed', signedReport(devs[1]!, b.assignment.nonce, 'confirmed'));
     expect(cbor(r).rolloutState).toBe('running');
     const v = await h.http.get(`/api/v1/rollouts/${rolloutId}`).set(bearer(operator));
     expect(v.body.phase).toBe(1);
@@ -277,15 +277,15 @@ describe('poll, downloads, reports', () => {
     const c = await h.http.post('/api/v1/rollouts').set(bearer(operator)).send({ name: 'r3', releaseId: rel3.id, target: { kind: 'devices', deviceIds: [devs[3]!.id] } });
     expect(c.status).toBe(201);
     // the device reports on its old assignment before polling again
-    let r = await report(toks[3]!, old.assignment.id, 'downloading', signedReport(devs[3]!, old.assignment.nonce));
+    let r = await report(toks[3]!, old.assignment.id, 'downloading', signedReport(devs[3]!, old.assignment.nonce, 'downloading'));
     expect([r.status, cbor(r).error.code]).toEqual([410, 'GONE']);
     const now = cbor(await poll(toks[3]!, 'seq=1'));
     expect(now.release.sequence).toBe(3);
-    r = await report(toks[3]!, now.assignment.id, 'downloading', signedReport(devs[3]!, now.assignment.nonce));
+    r = await report(toks[3]!, now.assignment.id, 'downloading', signedReport(devs[3]!, now.assignment.nonce, 'downloading'));
     expect(r.status).toBe(200);
     // cancelling the rollout cancels open assignments: their reports are gone too
     expect((await h.http.post(`/api/v1/rollouts/${c.body.id}/cancel`).set(bearer(operator))).body.state).toBe('cancelled');
-    r = await report(toks[3]!, now.assignment.id, 'installed', signedReport(devs[3]!, now.assignment.nonce));
+    r = await report(toks[3]!, now.assignment.id, 'installed', signedReport(devs[3]!, now.assignment.nonce, 'installed'));
     expect([r.status, cbor(r).error.code]).toEqual([410, 'GONE']);
   });
 
@@ -299,7 +299,7 @@ describe('poll, downloads, reports', () => {
     });
     const b = cbor(await poll(tok));
     expect(b.status).toBe('update');
-    const r = await report(tok, b.assignment.id, 'failed', signedReport(d, b.assignment.nonce, { failCode: 0x5b }));
+    const r = await report(tok, b.assignment.id, 'failed', signedReport(d, b.assignment.nonce, 'failed', { failCode: 0x5b }));
     expect(cbor(r)).toMatchObject({ assignment: { state: 'failed' }, rolloutState: 'paused' });
     const v = await h.http.get(`/api/v1/rollouts/${c.body.id}`).set(bearer(operator));
     expect(v.body).toMatchObject({ state: 'paused', counts: { failed: 1 } });

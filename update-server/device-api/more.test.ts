@@ -173,11 +173,11 @@ describe('device endpoints against the OpenAPI document', () => {
     const nonce = new Uint8Array(Buffer.from(up.body.assignment.nonce as string, 'base64url'));
     const aid = up.body.assignment.id as string;
     const rep = await h.http.post(`/device/v1/assignments/${aid}/report`).set(bearer(tok)).set(JSON_ACCEPT)
-      .send({ status: 'confirmed', report: Buffer.from(signedReport(d, nonce)).toString('base64url') });
+      .send({ status: 'confirmed', report: Buffer.from(signedReport(d, nonce, 'confirmed')).toString('base64url') });
     c(rep, 'post', '/device/v1/assignments/{id}/report');
     expect(rep.body.assignment.state).toBe('confirmed');
     const badRep = await h.http.post(`/device/v1/assignments/${aid}/report`).set(bearer(tok)).set(JSON_ACCEPT)
-      .send({ status: 'confirmed', report: Buffer.from(signedReport(d, new Uint8Array(16))).toString('base64url') });
+      .send({ status: 'confirmed', report: Buffer.from(signedReport(d, new Uint8Array(16), 'confirmed')).toString('base64url') });
     expect(badRep.status).toBeGreaterThanOrEqual(400);
     c(badRep, 'post', '/device/v1/assignments/{id}/report');
     const cborRep = await h.http.post(`/device/v1/assignments/nope/report`).set(bearer(tok)).set(JSON_ACCEPT).set('Content-Type', 'application/cbor')
@@ -217,7 +217,7 @@ describe('restart: rollouts, assignments and the kill switch survive, in-memory 
       const i = before.indexOf(updates[0]);
       const nonce = new Uint8Array(Buffer.from(updates[0].body.assignment.nonce as string, 'base64url'));
       const r = await h.http.post(`/device/v1/assignments/${updates[0].body.assignment.id}/report`).set(bearer(toks[i]!)).set(JSON_ACCEPT)
-        .send({ status: 'downloading', report: Buffer.from(signedReport(devs[i]!, nonce)).toString('base64url') });
+        .send({ status: 'downloading', report: Buffer.from(signedReport(devs[i]!, nonce, 'downloading')).toString('base64url') });
       expect(r.status).toBe(200);
     }
     const until = new Date(Date.now() + 3600_000).toISOString();

@@ -67,6 +67,8 @@ export const deviceOpenApi: OpenApiFragment = {
     '/device/v1/assignments/{id}/report': {
       post: {
         tags: ['device'], summary: 'Post a signed SUIT_Report with a status word',
+        description:
+          "`report` is a COSE_Sign1 by the device's identity key over a SUIT_Report whose nonce is the assignment's, and which signs the same status word as a system-property claim (component id h'73756974666c656574', parameter -70001); a report without that claim is refused with REPORT_MALFORMED.",
         parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
         requestBody: { required: true, content: both('DeviceReport') },
         responses: { '200': { description: 'recorded', content: both('DeviceReportAnswer') }, ...err(400, 401, 403, 404, 410, 413, 415, 422, 429) },

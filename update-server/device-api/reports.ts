@@ -15,9 +15,8 @@
  * report cannot be replayed into another assignment or forged by the server. The status word is checked
  * against the signed result: `failed` needs a failure result (its result-code is the code that counts),
  * `downloading`/`installed`/`booted`/`confirmed` need `result: true`; `reverted` accepts either.
- * A device can additionally sign its status word as a system-property-claims entry whose component id
- * is [h'73756974666c656574'] ("suitfleet") with parameter -70001 = status text; when present it must
- * equal `status`.
+ * The device must also sign its status word, as a system-property-claims entry whose component id
+ * is [h'73756974666c656574'] ("suitfleet") with parameter -70001 = status text, equal to `status`.
  */
 import { z } from 'zod';
 import {
@@ -54,7 +53,7 @@ export function verifySignedReport(cose: Uint8Array, devicePub: Uint8Array, expe
   return verifyReport(cose, key, expectedNonce);
 }
 
-/** The status word signed inside the report (system-property-claims), if the device put one there. */
+/** The status word signed inside the report (system-property-claims); undefined when the device left it out. */
 export function signedStatusClaim(r: SuitReport): string | undefined {
   for (const s of r.systemProperties ?? []) {
     const id = s.componentId;
@@ -68,8 +67,12 @@ export function signedStatusClaim(r: SuitReport): string | undefined {
 
 /** Checks the status word against the signed report; returns the error code that counts (failed/reverted). */
 export function reconcileStatus(status: DeviceStatus, code: string | number | undefined, r: SuitReport): { code: string | null } {
+  // The status word travels outside the signature, so the device must sign it too (as a
+  // system-property claim): otherwise a captured 'downloading' report could be posted as 'confirmed'
+  // and counted towards the rollout's success condition (threat model finding F5).
   const claim = signedStatusClaim(r);
-  if (claim !== undefined && claim !== status) throw new UpdateError('REPORT_MALFORMED', `status '${status}' differs from the signed status '${claim}'`);
+  if (claim === undefined) throw new UpdateError('REPORT_MALFORMED', `the signed report carries no status claim; it must sign '${status}'`);
+  if (claim !== status) throw new UpdateError('REPORT_MALFORMED', `status '${status}' differs from the signed status '${claim}'`);
   const ok = r.result === true;
   if (status === 'failed' && ok) throw new UpdateError('REPORT_MALFORMED', "status 'failed' but the signed report says success");
   if ((status === 'downloading' || status === 'installed' || status === 'booted' || status === 'confirmed') && !ok) {

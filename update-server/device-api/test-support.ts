@@ -23,14 +23,17 @@ export function signChallenge(d: SimDevice, challenge: Uint8Array): Uint8Array {
   return d.key.sign(authMessage(d.id, challenge));
 }
 
-/** A signed SUIT_Report bound to `nonce`, made with the manifest API's signReport. */
-export function signedReport(d: { key: SigningKey }, nonce: Uint8Array, opts: { failCode?: number; status?: string; digest?: Uint8Array } = {}): Uint8Array {
+/**
+ * A signed SUIT_Report bound to `nonce`, made with the manifest API's signReport. It signs `status`
+ * as the status claim the server requires; `opts.status` overrides the claim (to test a mismatch).
+ */
+export function signedReport(d: { key: SigningKey }, nonce: Uint8Array, status: string, opts: { failCode?: number; status?: string; digest?: Uint8Array } = {}): Uint8Array {
   const report: SuitReport = {
     reference: { uri: 'urn:test', digest: { alg: -16, bytes: opts.digest ?? new Uint8Array(32) } },
     nonce,
     records: [],
     result: opts.failCode === undefined ? true : { code: opts.failCode, reason: 11, record: { manifestId: [], section: 20, offset: 0, componentIndex: 0, properties: new Map() } },
-    ...(opts.status ? { systemProperties: [{ componentId: [STATUS_CLAIM_COMPONENT], properties: new Map([[STATUS_CLAIM_PARAM, opts.status]]) }] } : {}),
+    systemProperties: [{ componentId: [STATUS_CLAIM_COMPONENT], properties: new Map([[STATUS_CLAIM_PARAM, opts.status ?? status]]) }],
   };
   return signReport(report, d.key, nonce);
 }

@@ -178,6 +178,8 @@ export interface StoryOptions {
   progress?: (p: StoryProgress) => void;
   note?: (line: string) => void;
   timeoutMs?: number;
+  /** Abort (Ctrl-C in the demo): the story stops at its next step and still cleans up. */
+  signal?: AbortSignal;
 }
 
 export interface StoryProgress {
@@ -204,6 +206,11 @@ export interface StorySummary {
   powerCuts: number;
   linkBreaks: number;
   energyMillijoules: number;
+  /** Fleet totals (radio bytes received/sent; delta payload bytes and what full images would have weighed). */
+  bytesReceived: number;
+  bytesSent: number;
+  deltaBytes: number;
+  deltaFullEquivalent: number;
   updatesByDelta: number;
   updatesByFull: number;
   perDevice: ReturnType<Fleet['states']>;
@@ -281,11 +288,12 @@ export async function runStory(o: StoryOptions): Promise<StorySummary> {
     const watch = async (id: string, stage: string, until: (ro: Awaited<ReturnType<typeof rollout>>) => boolean, ms: number) => {
       const end = Date.now() + ms;
       let ro = await rollout(w, id);
-      while (!until(ro) && Date.now() < end) {
+      while (!until(ro) && Date.now() < end && !o.signal?.aborted) {
         o.progress?.({ stage, rolloutState: ro.state, phase: ro.phase, counts: ro.counts, versions: versions(), devices: o.devices });
         await new Promise((r) => setTimeout(r, 250));
         ro = await rollout(w, id);
       }
+      if (o.signal?.aborted) throw new Error('interrupted');
       o.progress?.({ stage, rolloutState: ro.state, phase: ro.phase, counts: ro.counts, versions: versions(), devices: o.devices });
       return ro;
     };
@@ -336,6 +344,10 @@ export async function runStory(o: StoryOptions): Promise<StorySummary> {
       powerCuts: sum((s) => s.powerCuts),
       linkBreaks: sum((s) => s.linkBreaks),
       energyMillijoules: Math.round(sum((s) => s.energyMillijoules)),
+      bytesReceived: sum((s) => s.bytesReceived),
+      bytesSent: sum((s) => s.bytesSent),
+      deltaBytes: sum((s) => s.deltaBytes),
+      deltaFullEquivalent: sum((s) => s.deltaFullEquivalent),
       updatesByDelta: sum((s) => s.updatesByDelta),
       updatesByFull: sum((s) => s.updatesByFull),
       perDevice: states,

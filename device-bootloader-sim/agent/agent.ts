@@ -27,6 +27,7 @@ import {
   type SuitReport,
 } from '../../manifest/index.js';
 import type { Device } from '../device.js';
+import { SLOT_HEADER_LEN, assertFits } from '../slot.js';
 import { checkEnvelope, type ImageClaims } from '../verify.js';
 import { CandidateWriter, digestHex } from './candidate.js';
 import { AgentNvm, type AgentRecord } from './nvm.js';
@@ -126,6 +127,13 @@ const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
     }
     signal?.addEventListener('abort', done, { once: true });
   });
+
+/** A byte count a server may name: a non-negative safe integer. */
+const isSize = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
+
+/** Errors that say nothing about the update itself (retry later, or reboot), never a refusal. */
+const isTransient = (e: unknown): boolean =>
+  e instanceof HttpError || isUpdateError(e, 'NETWORK_ERROR') || isUpdateError(e, 'POWER_LOSS') || isUpdateError(e, 'WATCHDOG_EXPIRED');
 
 export class UpdateAgent {
   readonly dev: Device;
@@ -420,48 +428,45 @@ export class UpdateAgent {
       this.nvm.commit(undefined);
     }
     const token = await this.enroll();
-    // Envelope: inline, else by URL. Transport check only; the signature decides.
-    let envelope = a.envelope;
-    if (!envelope) {
-      const parts: Uint8Array[] = [];
-      await this.authed((t) => this.http.download(a.envelopeUrl, t, 0, a.envelopeSize, (b) => parts.push(b.slice()), { chunk: 4096 }));
-      envelope = new Uint8Array(Buffer.concat(parts));
-    }
-    if (digestHex(envelope) !== a.envelopeSha256) throw new UpdateError('NETWORK_ERROR', 'envelope bytes do not match the digest the server named');
-    const envRam = this.dev.ram.alloc('envelope', envelope.length);
-    envRam.set(envelope);
+    const record: AgentRecord = r ?? {
+      assignmentId: a.assignment.id,
+      releaseId: a.release.id,
+      nonce: toHex(a.assignment.nonce),
+      reportUrl: a.assignment.reportUrl,
+      sequence: a.release.sequence,
+      targetDigest: '00'.repeat(32),
+      step: 'downloading',
+      reported: [],
+    };
+    // REQ.USE.MFST.PRE_CHECK, before any payload byte: envelope size (envelope area, RAM budget),
+    // signature, vendor/class, sequence number, image size. A refusal is reported signed as `failed`
+    // and the assignment remembered (never fetched again); transport trouble is retried instead.
+    let envelope: Uint8Array;
+    let envRam: Uint8Array | undefined;
+    let claims: ImageClaims;
     try {
-      // REQ.USE.MFST.PRE_CHECK: signature, vendor/class, sequence number and size before any payload byte.
-      let claims: ImageClaims;
-      const record: AgentRecord = r ?? {
-        assignmentId: a.assignment.id,
-        releaseId: a.release.id,
-        nonce: toHex(a.assignment.nonce),
-        reportUrl: a.assignment.reportUrl,
-        sequence: a.release.sequence,
-        targetDigest: '00'.repeat(32),
-        step: 'downloading',
-        reported: [],
-      };
-      try {
-        this.sigVerifications++;
-        claims = checkEnvelope(envelope, {
-          anchors: this.dev.currentAnchors(),
-          identity: this.dev.identity,
-          committedSeq: this.dev.state.committedSeq,
-          allowEqual: false,
-          efuse: this.dev.efuse,
-          maxImage: this.dev.layout.primary.size - this.dev.profile.envelopeArea,
-        }).claims;
-      } catch (e) {
-        const code = isUpdateError(e) ? e.code : 'INTERNAL';
-        this.emit({ kind: 'rejected', deviceId: this.o.deviceId, detail: code });
-        record.step = 'failed';
-        record.failCode = code;
-        this.nvm.commit(record);
-        await this.owe(record, 'failed', code);
-        return;
-      }
+      envelope = await this.fetchEnvelope(a);
+      envRam = this.dev.ram.alloc('envelope', envelope.length);
+      envRam.set(envelope);
+      this.sigVerifications++;
+      claims = checkEnvelope(envelope, {
+        anchors: this.dev.currentAnchors(),
+        identity: this.dev.identity,
+        committedSeq: this.dev.state.committedSeq,
+        allowEqual: false,
+        efuse: this.dev.efuse,
+        maxImage: this.dev.layout.primary.size - this.dev.profile.envelopeArea,
+      }).claims;
+      // The envelope must fit the slot's envelope area, as Device.beginStage requires: a server can pad
+      // a genuine envelope with unsigned members; refuse it before downloading the payload (finding F4).
+      assertFits(claims.size, envelope.length, this.dev.profile.envelopeArea, this.dev.layout.primary.size);
+    } catch (e) {
+      if (envRam) this.dev.ram.free(envRam);
+      if (!isUpdateError(e) || isTransient(e)) throw e;
+      await this.refuse(record, e.code);
+      return;
+    }
+    try {
       record.sequence = Number(claims.seq);
       record.targetDigest = toHex(claims.digest.bytes);
       if (record.step !== 'downloading') return; // already staged: reconcile finishes it
@@ -469,10 +474,20 @@ export class UpdateAgent {
       const current = toHex(running.digest.bytes);
       const target = toHex(claims.digest.bytes);
       const full = a.payloads.find((p) => p.kind === 'full' && p.sha256 === target);
-      const delta = a.payloads.find((p) => p.kind === 'delta' && p.from === current && p.to === target);
+      const deltaOffer = a.payloads.find((p) => p.kind === 'delta' && p.from === current && p.to === target);
+      // A patch is only worth it below the signed image size (the server records bigger ones as useless);
+      // a claim above that is not downloaded at all.
+      const delta = deltaOffer && isSize(deltaOffer.size) && deltaOffer.size <= claims.size ? deltaOffer : undefined;
       let choice = record.download && [full, delta].find((p) => p && p.sha256 === record.download!.sha256);
       choice ??= (this.o.payload === 'full' ? undefined : delta) ?? full;
-      if (!choice) throw new UpdateError('PAYLOAD_MISSING', 'the update names no payload with the signed digest');
+      if (!choice) {
+        if (deltaOffer) return await this.refuse(record, 'PATCH_MALFORMED'); // only an absurd patch size
+        throw new UpdateError('PAYLOAD_MISSING', 'the update names no payload with the signed digest');
+      }
+      // The server's size claim for a full image must be the signed size: refused without downloading.
+      if (choice.kind === 'full' && choice.size !== claims.size) {
+        return await this.refuse(record, isSize(choice.size) && choice.size < claims.size ? 'PAYLOAD_DIGEST_MISMATCH' : 'PATCH_OUTPUT_OVERFLOW');
+      }
       if (!record.download || record.download.sha256 !== choice.sha256) {
         record.download = { kind: choice.kind, sha256: choice.sha256, url: choice.url, size: choice.size, offset: 0 };
         this.nvm.commit(record);
@@ -500,6 +515,46 @@ export class UpdateAgent {
       this.dev.ram.free(envRam);
     }
     await this.reconcile();
+  }
+
+  /** A pre-check failure: persisted, reported signed as `failed` with its code, the assignment remembered. */
+  private async refuse(record: AgentRecord, code: ErrorCode): Promise<void> {
+    this.emit({ kind: 'rejected', deviceId: this.o.deviceId, detail: code });
+    record.step = 'failed';
+    record.failCode = code;
+    delete record.download;
+    this.nvm.commit(record);
+    await this.owe(record, 'failed', code);
+  }
+
+  /**
+   * The envelope, inline or by URL. By URL, the size the server names is bounded by the slot's envelope
+   * area before anything is fetched (INPUT_TOO_LARGE), and the download takes at most that many bytes
+   * (finding F1). The sha256 the server names is only a transport check; the signature decides.
+   */
+  private async fetchEnvelope(a: PollUpdate): Promise<Uint8Array> {
+    let envelope = a.envelope;
+    if (!envelope) {
+      const bound = this.dev.profile.envelopeArea - SLOT_HEADER_LEN;
+      const size = a.envelopeSize;
+      if (!isSize(size) || size === 0 || size > bound) {
+        throw new UpdateError('INPUT_TOO_LARGE', `the server names an envelope of ${String(size)} B; the envelope area holds ${bound} B`);
+      }
+      const buf = new Uint8Array(size);
+      let n = 0;
+      await this.authed((t) => {
+        n = 0;
+        return this.http.download(a.envelopeUrl, t, 0, size, (b) => {
+          // The transport hands on no more than `size`; this is the belt to its braces.
+          if (n + b.length > size) throw new UpdateError('INPUT_TOO_LARGE', 'envelope longer than announced');
+          buf.set(b, n);
+          n += b.length;
+        }, { chunk: 1024 });
+      });
+      envelope = buf.subarray(0, n);
+    }
+    if (digestHex(envelope) !== a.envelopeSha256) throw new UpdateError('NETWORK_ERROR', 'envelope bytes do not match the digest the server named');
+    return envelope;
   }
 
   /** Radio pacing of a download: the receive buffer's time on air; a stopped fleet breaks the link. */

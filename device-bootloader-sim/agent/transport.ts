@@ -78,22 +78,23 @@ export class DeviceTransport {
       headers['Content-Type'] = 'application/cbor';
     }
     this.countRequest(method, path, headers, payload?.length ?? 0);
+    const ac = new AbortController();
+    const timer = setTimeout(() => ac.abort(), this.timeoutMs);
     let res: Response;
-    try {
-      res = await fetch(this.url(path), { method, headers, ...(payload ? { body: payload } : {}), signal: AbortSignal.timeout(this.timeoutMs) });
-    } catch (e) {
-      throw new UpdateError('NETWORK_ERROR', `${method} ${path}: ${(e as Error).message}`, { cause: e });
-    }
     let buf: Uint8Array;
     try {
-      buf = new Uint8Array(await res.arrayBuffer());
-    } catch (e) {
-      throw new UpdateError('NETWORK_ERROR', `${method} ${path}: body: ${(e as Error).message}`, { cause: e });
+      try {
+        res = await fetch(this.url(path), { method, headers, ...(payload ? { body: payload } : {}), signal: ac.signal });
+      } catch (e) {
+        throw new UpdateError('NETWORK_ERROR', `${method} ${path}: ${(e as Error).message}`, { cause: e });
+      }
+      this.bytes.rx += 17 + headerBytes(res.headers);
+      buf = await this.readBounded(res, MAX_ANSWER, ac, `${method} ${path}`);
+    } finally {
+      clearTimeout(timer);
     }
-    this.bytes.rx += 17 + headerBytes(res.headers) + buf.length;
     let body: Record<string, unknown> | null = null;
     if (buf.length > 0 && (res.headers.get('content-type') ?? '').includes('cbor')) {
-      if (buf.length > MAX_ANSWER) throw new UpdateError('INPUT_TOO_LARGE', 'server answer too large');
       body = plain(decodeCbor(buf, { maxBytes: MAX_ANSWER, maxDepth: 16 })) as Record<string, unknown>;
     }
     if (res.status >= 400) {
@@ -102,6 +103,46 @@ export class DeviceTransport {
       throw new HttpError(res.status, err.code, `${method} ${path}: ${res.status} ${err.code ?? ''} ${err.message ?? ''}`.trim(), ra !== null && /^\d+$/.test(ra) ? Number(ra) : undefined);
     }
     return { status: res.status, body, headers: res.headers };
+  }
+
+  /**
+   * The whole body of an answer, but never more than `limit` bytes in memory: a Content-Length above the
+   * limit is refused before reading, and reading stops (connection aborted) as soon as the limit is passed.
+   */
+  private async readBounded(res: Response, limit: number, ac: AbortController, what: string): Promise<Uint8Array> {
+    const tooLarge = () => new UpdateError('INPUT_TOO_LARGE', `${what}: server answer larger than ${limit} B`);
+    const announced = Number(res.headers.get('content-length') ?? NaN);
+    if (Number.isFinite(announced) && announced > limit) {
+      ac.abort();
+      throw tooLarge();
+    }
+    if (!res.body) return new Uint8Array(0);
+    const reader = res.body.getReader();
+    const parts: Uint8Array[] = [];
+    let n = 0;
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        const keep = Math.min(value.length, limit + 1 - n);
+        this.bytes.rx += keep;
+        n += keep;
+        if (n > limit) throw tooLarge();
+        parts.push(value);
+      }
+    } catch (e) {
+      ac.abort();
+      void reader.cancel().catch(() => undefined);
+      if (e instanceof UpdateError) throw e;
+      throw new UpdateError('NETWORK_ERROR', `${what}: body: ${(e as Error).message}`, { cause: e });
+    }
+    const out = new Uint8Array(n);
+    let o = 0;
+    for (const p of parts) {
+      out.set(p, o);
+      o += p.length;
+    }
+    return out;
   }
 
   /**
@@ -119,6 +160,7 @@ export class DeviceTransport {
     const ac = new AbortController();
     const timer = setTimeout(() => ac.abort(), this.timeoutMs);
     let got = 0;
+    let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
     try {
       let res: Response;
       try {
@@ -128,8 +170,8 @@ export class DeviceTransport {
       }
       this.bytes.rx += 17 + headerBytes(res.headers);
       if (res.status >= 400) {
-        const b = new Uint8Array(await res.arrayBuffer());
-        this.bytes.rx += b.length;
+        // An error answer is small; more than 4 KiB of it is not read (and not trusted).
+        const b = await this.readBounded(res, 4096, ac, `GET ${path}`).catch(() => new Uint8Array(0));
         const ra = res.headers.get('retry-after');
         let code: string | undefined;
         try {
@@ -142,11 +184,12 @@ export class DeviceTransport {
       if (start > 0 && res.status !== 206) throw new UpdateError('NETWORK_ERROR', `GET ${path}: asked for a range, got ${res.status}`);
       if (!res.body) return 0;
       const want = total - start;
-      const reader = res.body.getReader();
+      reader = res.body.getReader();
       for (;;) {
         const { done, value } = await reader.read();
         if (done) break;
         let v = value;
+        // Never more than announced: what lies past `total` is not handed on, and reading stops below.
         if (got + v.length > want) v = v.subarray(0, want - got);
         if (opts.cutAfter !== undefined && got + v.length > opts.cutAfter) {
           const keep = Math.max(0, opts.cutAfter - got);
@@ -179,6 +222,10 @@ export class DeviceTransport {
       if (got < want) throw new UpdateError('NETWORK_ERROR', `GET ${path}: body ended after ${start + got} of ${total} bytes`);
       return got;
     } catch (e) {
+      // Whatever failed (the sink refused the bytes, the link broke, the body was short): close the
+      // connection, so a hostile server cannot keep an endless body flowing into a device that has stopped.
+      ac.abort();
+      if (reader) void reader.cancel().catch(() => undefined);
       if (e instanceof UpdateError) throw Object.assign(e, { received: got });
       throw Object.assign(new UpdateError('NETWORK_ERROR', `GET ${path}: ${(e as Error).message}`, { cause: e }), { received: got });
     } finally {

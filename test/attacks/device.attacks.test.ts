@@ -362,14 +362,16 @@ describe('THREAT.UPD.WRONG_PRECURSOR — deltas cannot be aimed at the wrong ima
 
 // =====================================================================================================
 describe('THREAT.IMG.EXTRA / REQ.SEC.IMG.COMPLETE_DIGEST — exactly the signed bytes, no more, no less', () => {
-  it('payload with extra bytes appended (and the server claims the longer size) → PATCH_OUTPUT_OVERFLOW', async () => {
+  it('payload with extra bytes appended (and the server claims the longer size) → PATCH_OUTPUT_OVERFLOW before any download', async () => {
     const before = deviceFacts(dev);
     const mark = flashMark(dev);
     const extra = new Uint8Array(v2.length + 4096);
     extra.set(v2);
     extra.fill(0xcc, v2.length);
     expect(await offer({ envelope: env2, payloads: [full(extra, v2)] })).toEqual({ status: 'failed', code: 'PATCH_OUTPUT_OVERFLOW' });
-    expect(flashOpsSince(dev, mark).bytesWritten).toBeLessThanOrEqual(v2.length);
+    // The claimed size is compared with the signed size first: nothing fetched, nothing written.
+    expect(evil.sent.size).toBe(0);
+    expect(flashOpsSince(dev, mark)).toEqual({ writes: 0, erases: 0, bytesWritten: 0 });
     await unchanged(before);
   });
 
@@ -382,10 +384,11 @@ describe('THREAT.IMG.EXTRA / REQ.SEC.IMG.COMPLETE_DIGEST — exactly the signed 
     expect(deviceFacts(dev).digest).toBe(sha256hex(v2));
   });
 
-  it('truncated payload (server claims the shorter size) → PAYLOAD_DIGEST_MISMATCH', async () => {
+  it('truncated payload (server claims the shorter size) → PAYLOAD_DIGEST_MISMATCH before any download', async () => {
     const before = deviceFacts(dev);
     const short = v2.subarray(0, v2.length - 100);
     expect(await offer({ envelope: env2, payloads: [full(short, v2)] })).toEqual({ status: 'failed', code: 'PAYLOAD_DIGEST_MISMATCH' });
+    expect(evil.sent.size).toBe(0);
     expect(dev.state.phase).toBe('idle');
     await unchanged(before);
   });
@@ -417,15 +420,16 @@ describe('THREAT.IMG.EXTRA (envelope side) — unsigned padding added to a genui
     await unchanged(before);
   });
 
-  // Open finding F4 (docs/threat-model.md): the agent's pre-check does not bound the envelope by the
-  // envelope area, so it downloads and writes the whole image and only fails when the envelope is
-  // written over the image (FLASH_NOT_ERASED). Safe (nothing pending, old image runs) but a wasted
-  // download and a misleading code.
-  it.fails('padded beyond the envelope area, through the agent → INPUT_TOO_LARGE before any download', async () => {
+  // Finding F4 (fixed, docs/threat-model.md): the agent's pre-check bounds the envelope by the envelope
+  // area with the same assertFits as Device.beginStage, so nothing is downloaded or written.
+  it('padded beyond the envelope area, through the agent → INPUT_TOO_LARGE before any download', async () => {
     const before = deviceFacts(dev);
+    const mark = flashMark(dev);
     const r = await offer({ envelope: padded(), payloads: [full(v2)] });
     expect(evil.sent.size).toBe(0);
     expect(r).toEqual({ status: 'failed', code: 'INPUT_TOO_LARGE' });
+    checkSignedReport('INPUT_TOO_LARGE');
+    expect(flashOpsSince(dev, mark)).toEqual({ writes: 0, erases: 0, bytesWritten: 0 });
     await unchanged(before);
   });
 
@@ -521,22 +525,73 @@ describe('THREAT.MFST.TOCTOU / THREAT.IMG.REPLACE — flash changed after verifi
 
 // =====================================================================================================
 describe('resource exhaustion — the device refuses quickly with bounded memory', () => {
-  it('a 10 MiB poll answer (envelope inline) → INPUT_TOO_LARGE', async () => {
+  it('a 10 MiB poll answer (envelope inline) → INPUT_TOO_LARGE without reading the body', async () => {
     const before = deviceFacts(dev);
     const t0 = Date.now();
     await refuses(offer({ envelope: new Uint8Array(10 * 1024 * 1024), payloads: [full(v2)] }), 'INPUT_TOO_LARGE');
     expect(Date.now() - t0).toBeLessThan(5000);
+    // Its Content-Length is above the answer limit: refused before the body is read.
+    expect(agent.stats().bytesReceived).toBeLessThan(64 * 1024);
     await unchanged(before);
   });
 
-  it('a 60 KiB envelope inline (more than the device RAM) → RAM_BUDGET_EXCEEDED before any download', async () => {
+  it('an endless chunked poll answer (no Content-Length) → INPUT_TOO_LARGE, reading stops at the answer limit, connection closed', async () => {
     const before = deviceFacts(dev);
-    const junk = encodeCbor(new Uint8Array(60 * 1024));
-    // Refused by the RAM budget before it is decoded. (Not reported to the server and not remembered:
-    // see docs/threat-model.md F2.)
-    await refuses(offer({ envelope: junk, payloads: [full(v2)] }), 'RAM_BUDGET_EXCEEDED');
-    expect(evil.sent.size).toBe(0);
+    const { createServer } = await import('node:http');
+    let open = 0;
+    let sent = 0;
+    const s = createServer((req, res) => {
+      res.setHeader('Content-Type', 'application/cbor');
+      if (req.url?.includes('/auth/challenge')) return res.end(Buffer.from(encodeCbor(new Map([['challenge', new Uint8Array(32)]]))));
+      if (req.url?.includes('/auth/token')) return res.end(Buffer.from(encodeCbor(new Map([['token', 't']]))));
+      open++;
+      let gone = false;
+      res.on('close', () => {
+        gone = true;
+        open--;
+      });
+      const chunk = Buffer.alloc(16 * 1024, 0x40);
+      const pump = (): void => {
+        while (!gone && sent < 64 * 1024 * 1024) {
+          sent += chunk.length;
+          if (!res.write(chunk)) return void res.once('drain', pump);
+        }
+      };
+      pump();
+    });
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+    try {
+      const a = agentFor(dev, `http://127.0.0.1:${(s.address() as { port: number }).port}`);
+      await refuses(a.cycle(), 'INPUT_TOO_LARGE');
+      // At most the 256 KiB answer limit plus one read, not the 64 MiB the server would send.
+      expect(a.stats().bytesReceived).toBeLessThan(256 * 1024 + 128 * 1024);
+      const t0 = Date.now();
+      while (open > 0 && Date.now() - t0 < 1500) await new Promise((r) => setTimeout(r, 20));
+      expect(open).toBe(0);
+      expect(sent).toBeLessThan(16 * 1024 * 1024);
+    } finally {
+      s.closeAllConnections();
+      s.close();
+    }
     await unchanged(before);
+  });
+
+  // Finding F2 (fixed): the RAM budget refusal is a pre-check failure like any other.
+  it('a 60 KiB envelope inline (more than the device RAM) → RAM_BUDGET_EXCEEDED, reported signed, remembered, before any download', async () => {
+    const junk = encodeCbor(new Uint8Array(60 * 1024));
+    expect(await offer({ envelope: junk, payloads: [full(v2)] })).toEqual({ status: 'failed', code: 'RAM_BUDGET_EXCEEDED' });
+    checkSignedReport('RAM_BUDGET_EXCEEDED');
+    expect(evil.sent.size).toBe(0);
+    expect(agent.stats().peakRamBytes).toBeLessThanOrEqual(dev.ram.limit);
+    // The same assignment again: remembered, not tried and not reported again.
+    const reports = evil.reports.length;
+    await agent.cycle();
+    await agent.cycle();
+    expect(evil.reports.length).toBe(reports);
+    expect(evil.sent.size).toBe(0);
+    // A newer assignment is still tried.
+    expect(await offer({ envelope: env2, payloads: [full(v2)] })).toMatchObject({ status: 'confirmed' });
+    expect(deviceFacts(dev).digest).toBe(sha256hex(v2));
   });
 
   it('CBOR nesting bomb as the envelope (10 000 nested arrays) → CBOR_TOO_DEEP', async () => {
@@ -576,60 +631,115 @@ describe('resource exhaustion — the device refuses quickly with bounded memory
     await unchanged(before);
   });
 
-  it('a poll answer claiming a 4 GiB payload (endless stream) → PATCH_OUTPUT_OVERFLOW after at most the signed size', async () => {
+  it('a poll answer claiming a 4 GiB payload (endless stream) → PATCH_OUTPUT_OVERFLOW before any download', async () => {
     const before = deviceFacts(dev);
     const mark = flashMark(dev);
     const t0 = Date.now();
     const endless = { streamed: true as const, length: 2 ** 32, fill: 0xaa };
     expect(await offer({ envelope: env2, payloads: [{ kind: 'full', bytes: endless, size: 2 ** 32, sha256: sha256hex(v2) }] })).toEqual({ status: 'failed', code: 'PATCH_OUTPUT_OVERFLOW' });
+    checkSignedReport('PATCH_OUTPUT_OVERFLOW');
     expect(Date.now() - t0).toBeLessThan(10_000);
-    expect(flashOpsSince(dev, mark).bytesWritten).toBeLessThanOrEqual(v2.length);
+    // The claim is compared with the signed size before the download: not one payload byte.
+    expect(evil.sent.size).toBe(0);
+    expect(flashOpsSince(dev, mark)).toEqual({ writes: 0, erases: 0, bytesWritten: 0 });
     expect(agent.stats().peakRamBytes).toBeLessThanOrEqual(dev.ram.limit);
-    // What the device took in is bounded by the signed size plus one read, not by the claim.
-    expect(agent.stats().bytesReceived).toBeLessThan(v2.length + 128 * 1024);
     await unchanged(before);
   });
 
-  // Known weakness F3 (docs/threat-model.md): when the sink throws (overflow), transport.download() neither
-  // aborts the fetch nor cancels the reader, so the connection stays open while the server keeps it alive.
-  it.fails('after refusing an endless payload the device closes the connection (the server cannot hold it open)', async () => {
+  it('an endless full payload under the signed size claim → reading stops at the signed size, connection closed, PAYLOAD_DIGEST_MISMATCH', async () => {
+    const before = deviceFacts(dev);
     const openBefore = evil.active;
+    const mark = flashMark(dev);
     const endless = { streamed: true as const, length: 2 ** 32, fill: 0xaa };
-    expect(await offer({ envelope: env2, payloads: [{ kind: 'full', bytes: endless, size: 2 ** 32, sha256: sha256hex(v2) }] })).toMatchObject({ status: 'failed' });
+    expect(await offer({ envelope: env2, payloads: [{ kind: 'full', bytes: endless, size: v2.length, sha256: sha256hex(v2) }] })).toEqual({ status: 'failed', code: 'PAYLOAD_DIGEST_MISMATCH' });
+    expect(flashOpsSince(dev, mark).bytesWritten).toBeLessThanOrEqual(v2.length);
+    // What the device took in is bounded by the signed size plus one read, not by the stream.
+    expect(agent.stats().bytesReceived).toBeLessThan(v2.length + 128 * 1024);
     const t0 = Date.now();
-    while (evil.active > openBefore && Date.now() - t0 < 1500) await new Promise((r) => setTimeout(r, 50));
+    while (evil.active > openBefore && Date.now() - t0 < 1500) await new Promise((r) => setTimeout(r, 20));
     expect(evil.active).toBe(openBefore);
+    expect(evil.sentTotal()).toBeLessThan(16 * 1024 * 1024);
+    await unchanged(before);
   });
 
-  it('a 4 GiB delta claim (endless patch stream) → refused after the header, nothing written', async () => {
+  // Finding F3 (fixed): when the sink throws, transport.download() aborts the fetch and cancels the reader.
+  it('after refusing an endless patch (the sink throws) the device closes the connection (the server cannot hold it open)', async () => {
+    const before = deviceFacts(dev);
+    const openBefore = evil.active;
+    const endless = { streamed: true as const, length: 2 ** 32, fill: 0x00 };
+    // A patch size claim below the signed size passes the size check; the bytes never end.
+    const r = await offer({ envelope: env2, payloads: [{ kind: 'delta', bytes: endless, size: v2.length, sha256: '11'.repeat(32), from: sha256hex(v1), to: sha256hex(v2) }] });
+    expect(r).toEqual({ status: 'failed', code: 'PATCH_MALFORMED' });
+    const t0 = Date.now();
+    while (evil.active > openBefore && Date.now() - t0 < 1500) await new Promise((r) => setTimeout(r, 20));
+    expect(evil.active).toBe(openBefore);
+    expect(evil.sentTotal()).toBeLessThan(16 * 1024 * 1024);
+    expect(agent.stats().bytesReceived).toBeLessThan(128 * 1024);
+    await unchanged(before);
+  });
+
+  it('a 4 GiB delta claim (endless patch stream) → PATCH_MALFORMED before any download, nothing written', async () => {
     const before = deviceFacts(dev);
     const mark = flashMark(dev);
     const endless = { streamed: true as const, length: 2 ** 32, fill: 0x00 };
     const r = await offer({ envelope: env2, payloads: [{ kind: 'delta', bytes: endless, size: 2 ** 32, sha256: '11'.repeat(32), from: sha256hex(v1), to: sha256hex(v2) }] });
     expect(r).toEqual({ status: 'failed', code: 'PATCH_MALFORMED' });
-    expect(flashOpsSince(dev, mark).writes).toBe(0);
-    expect(evil.sentTotal()).toBeLessThan(4 * 1024 * 1024);
+    checkSignedReport('PATCH_MALFORMED');
+    // A patch above the signed image size is never worth it: not fetched at all.
+    expect(evil.sent.size).toBe(0);
+    expect(flashOpsSince(dev, mark)).toEqual({ writes: 0, erases: 0, bytesWritten: 0 });
     await unchanged(before);
   });
 
-  // Known weakness (see docs/threat-model.md, "Open findings" F1): the agent downloads an envelope BY URL
-  // to the size the server names, into memory, before any limit; only then does the RAM budget refuse it.
-  it.fails('an envelope by URL that the server claims is 10 MiB → refused before downloading more than the envelope area', async () => {
+  it('a 4 GiB delta claim next to the genuine full image → the delta is never fetched, the full image installs', async () => {
+    const endless = { streamed: true as const, length: 2 ** 32, fill: 0x00 };
+    const r = await offer({ envelope: env2, payloads: [{ kind: 'delta', bytes: endless, size: 2 ** 32, sha256: '11'.repeat(32), from: sha256hex(v1), to: sha256hex(v2) }, full(v2)] });
+    expect(r).toMatchObject({ status: 'confirmed' });
+    expect(evil.sent.has('/evil/payload/0')).toBe(false);
+    expect(deviceFacts(dev).digest).toBe(sha256hex(v2));
+  });
+
+  // Finding F1 (fixed): the envelope size the server names is bounded by the envelope area before the
+  // download, and the download takes no more than that.
+  it('an envelope by URL that the server claims is 10 MiB → INPUT_TOO_LARGE before downloading anything, reported, remembered', async () => {
     const before = deviceFacts(dev);
     const size = 10 * 1024 * 1024;
     const big = { streamed: true as const, length: size, fill: 0x81 };
     // The server even names the right sha256 of its 10 MiB, so only a size limit can stop the download.
     const digest = sha256hex(new Uint8Array(size).fill(0x81));
-    let err: unknown;
-    try {
-      await offer({ envelope: null, envelopeObject: big, envelopeSha256: digest, payloads: [full(v2)] });
-    } catch (e) {
-      err = e;
-    }
-    // Today: all 10 MiB are received into memory, then the RAM budget refuses (RAM_BUDGET_EXCEEDED).
+    expect(await offer({ envelope: null, envelopeObject: big, envelopeSha256: digest, payloads: [full(v2)] })).toEqual({ status: 'failed', code: 'INPUT_TOO_LARGE' });
+    checkSignedReport('INPUT_TOO_LARGE');
+    expect(evil.sent.size).toBe(0);
+    expect(evil.log.filter((l) => l.endsWith('/evil/envelope'))).toHaveLength(0);
     expect(agent.stats().bytesReceived).toBeLessThan(64 * 1024);
-    expect((err as { code?: string } | undefined)?.code).toBe('INPUT_TOO_LARGE');
+    // Remembered: the same assignment is not fetched or reported again.
+    const reports = evil.reports.length;
+    await agent.cycle();
+    expect(evil.reports.length).toBe(reports);
+    expect(evil.sent.size).toBe(0);
     await unchanged(before);
+  });
+
+  it('an envelope by URL announced within the envelope area but served endlessly → only the announced bytes are read, connection closed', async () => {
+    const before = deviceFacts(dev);
+    const openBefore = evil.active;
+    const announced = 2000;
+    const endless = { streamed: true as const, length: 2 ** 32, fill: 0x81 };
+    // The digest of the announced prefix matches, so the bytes reach the pre-check: a nesting bomb.
+    const digest = sha256hex(new Uint8Array(announced).fill(0x81));
+    expect(await offer({ envelope: null, envelopeObject: endless, envelopeSize: announced, envelopeSha256: digest, payloads: [full(v2)] })).toEqual({ status: 'failed', code: 'CBOR_TOO_DEEP' });
+    expect(agent.stats().bytesReceived).toBeLessThan(announced + 128 * 1024);
+    expect(evil.sent.has('/evil/payload/0')).toBe(false);
+    const t0 = Date.now();
+    while (evil.active > openBefore && Date.now() - t0 < 1500) await new Promise((r) => setTimeout(r, 20));
+    expect(evil.active).toBe(openBefore);
+    expect(evil.sentTotal()).toBeLessThan(16 * 1024 * 1024);
+    await unchanged(before);
+  });
+
+  it('control: the genuine envelope by URL installs', async () => {
+    expect(await offer({ envelope: null, envelopeObject: env2, payloads: [full(v2)] })).toMatchObject({ status: 'confirmed' });
+    expect(deviceFacts(dev).digest).toBe(sha256hex(v2));
   });
 });
 

@@ -481,7 +481,7 @@ export class UpdateAgent {
       let choice = record.download && [full, delta].find((p) => p && p.sha256 === record.download!.sha256);
       choice ??= (this.o.payload === 'full' ? undefined : delta) ?? full;
       if (!choice) {
-        if (deltaOffer) return await this.refuse(record, 'PATCH_MALFORMED'); // only an absurd patch size
+        if (deltaOffer && !delta && this.o.payload !== 'full') return await this.refuse(record, 'PATCH_MALFORMED'); // only an absurd patch size
         throw new UpdateError('PAYLOAD_MISSING', 'the update names no payload with the signed digest');
       }
       // The server's size claim for a full image must be the signed size: refused without downloading.

@@ -7,6 +7,7 @@
 import { sha256, sha384, sha512 } from '@noble/hashes/sha2.js';
 import { shake128, shake256 } from '@noble/hashes/sha3.js';
 import { decodeCbor, encodeCbor, type CborValue } from '../cbor.js';
+import { constantTimeEqual } from '../constant-time.js';
 import { UpdateError } from '../errors.js';
 import { DIGEST_ALG } from '../keys.js';
 import type { SuitDigest } from '../model.js';
@@ -117,8 +118,5 @@ export function decodeDigest(bytes: Uint8Array, code: 'MANIFEST_MALFORMED' | 'EN
 
 /** Constant-time (in the bytes) comparison of two digests; different algorithms or lengths are unequal. */
 export function digestEquals(a: SuitDigest, b: SuitDigest): boolean {
-  if (a.alg !== b.alg || a.bytes.length !== b.bytes.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.bytes.length; i++) diff |= a.bytes[i]! ^ b.bytes[i]!;
-  return diff === 0;
+  return a.alg === b.alg && constantTimeEqual(a.bytes, b.bytes);
 }

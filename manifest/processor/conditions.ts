@@ -7,7 +7,8 @@ import { Tagged, bytesEqual, encodeCbor, type CborValue } from '../cbor.js';
 import { UpdateError, type ErrorCode } from '../errors.js';
 import { CMD, PARAM } from '../keys.js';
 import type { Command, ComponentId, ParamValue, SuitDigest, VersionMatch } from '../model.js';
-import { checkManifestDigest, decodeEnvelope } from '../envelope/index.js';
+import { constantTimeEqual } from '../constant-time.js';
+import { checkManifestDigest, decodeEnvelope, digestEquals } from '../envelope/index.js';
 import type { CommandRun } from './command-run.js';
 import { failCondition } from './failures.js';
 import { commandName } from './names.js';
@@ -31,18 +32,6 @@ export function identityMatches(param: ParamValue, id: IdentityValue): boolean {
     return bytesEqual(encodeCbor(param as CborValue), encodeCbor(id as CborValue));
   }
   return false;
-}
-
-/** Constant-time equality for equal-length byte strings; lengths are not secret. */
-export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d |= a[i]! ^ b[i]!;
-  return d === 0;
-}
-
-export function digestsEqual(a: SuitDigest, b: SuitDigest): boolean {
-  return a.alg === b.alg && constantTimeEqual(a.bytes, b.bytes);
 }
 
 /**
@@ -182,7 +171,7 @@ async function imageMatches(run: CommandRun, cmd: Command, idx: number): Promise
   // §8.4.9.2: digest of the component (over image-size bytes when set) equals image-digest.
   if (size !== undefined && (await run.platform.size(id)) !== size) return false;
   const d = await run.platform.digest(id, want.alg, size);
-  return d !== undefined && digestsEqual(d, want);
+  return d !== undefined && digestEquals(d, want);
 }
 
 /**
@@ -196,7 +185,7 @@ async function dependencyMatches(run: CommandRun, id: ComponentId, want: SuitDig
   try {
     const env = decodeEnvelope(await run.platform.read(id, 0, have));
     checkManifestDigest(env);
-    return digestsEqual(env.digest, want);
+    return digestEquals(env.digest, want);
   } catch (e) {
     if (e instanceof UpdateError) return false;
     throw e;

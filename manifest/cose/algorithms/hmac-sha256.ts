@@ -5,16 +5,9 @@
  */
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
+import { constantTimeEqual } from '../../constant-time.js';
 import { UpdateError } from '../../errors.js';
 import { registerAlgorithm, type SignatureAlgorithm } from './registry.js';
-
-/** Constant-time comparison of two byte strings of public length. */
-export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a[i]! ^ b[i]!;
-  return diff === 0;
-}
 
 function tag(key: Uint8Array, data: Uint8Array): Uint8Array {
   // RFC 9053 §3.1: the key SHOULD be at least the tag length; we refuse shorter ones outright.

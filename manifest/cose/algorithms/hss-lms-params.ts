@@ -38,14 +38,6 @@ export const u32str = (v: number): Uint8Array => {
 };
 export const u16str = (v: number): Uint8Array => Uint8Array.of(v >>> 8, v & 0xff);
 
-/** Constant-time equality of two byte strings (lengths are public). */
-export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d |= a[i]! ^ b[i]!;
-  return d === 0;
-}
-
 /** One LMS tree's private material: RFC 8554 Appendix A pseudorandom key generation from SEED and I. */
 export interface LmsTreeKey {
   lmsType: number;

@@ -13,10 +13,11 @@
  * by their parent) and every signature is verified (hss-lms-verify.ts) before it is returned.
  */
 import { sha256 } from '@noble/hashes/sha2.js';
+import { constantTimeEqual } from '../../constant-time.js';
 import { UpdateError } from '../../errors.js';
 import { keyThumbprint } from '../keys/cose-key.js';
 import type { SigningKey, TrustedKey } from '../keys/types.js';
-import { D_MESG, equalBytes, LMOTS_TYPES, LMS_TYPES, N, putU32, u16str, u32, u32str, type LmsTreeKey } from './hss-lms-params.js';
+import { D_MESG, LMOTS_TYPES, LMS_TYPES, N, putU32, u16str, u32, u32str, type LmsTreeKey } from './hss-lms-params.js';
 import { concatBytes, encodeTreeCache, LmsMerkleTree, parseTreeCache, type CachedLevel } from './hss-lms-tree-cache.js';
 import { coef, hssVerify, lmsVerify, withChecksum } from './hss-lms-verify.js';
 import { SignChain } from './sha256-chain.js';
@@ -364,7 +365,7 @@ export class HssLmsSigner implements SigningKey {
       if (d > 0 && c.path.slice(0, d - 1).join('/') !== loaded[d - 1]!.id) break;
       if (c.path.some((q, i) => q >= 2 ** LMS_TYPES[this.#priv.levels[i]!.lmsType]!.h)) break;
       const key = this.#keyAt(c.path);
-      if (!equalBytes(key.I, c.I)) break;
+      if (!constantTimeEqual(key.I, c.I)) break;
       const tree = LmsMerkleTree.fromNodes(key, c.nodes);
       if (!tree) break;
       if (d === 0) {
@@ -373,8 +374,8 @@ export class HssLmsSigner implements SigningKey {
         p.set(tree.publicKey(), 4);
         const kid = keyThumbprint({ kty: 'HSS-LMS', publicKey: p });
         if (expected.kid !== undefined && expected.kid !== kid) return false;
-        if (expected.publicKey && !equalBytes(expected.publicKey, p)) return false;
-        if (this.#pub && !equalBytes(this.#pub.publicKey, p)) return false;
+        if (expected.publicKey && !constantTimeEqual(expected.publicKey, p)) return false;
+        if (this.#pub && !constantTimeEqual(this.#pub.publicKey, p)) return false;
         pub = { kid, alg: this.#alg, kty: 'HSS-LMS', publicKey: p };
         loaded.push({ id: '', path: [], key, tree });
       } else {
@@ -448,7 +449,7 @@ export class HssLmsSigner implements SigningKey {
       const top = new Uint8Array(60);
       putU32(top, 0, this.#priv.levels.length);
       top.set(this.#tree([]).tree.publicKey(), 4);
-      if (!equalBytes(top, pub)) {
+      if (!constantTimeEqual(top, pub)) {
         throw new UpdateError('SIGNER_STATE_INVALID', `HSS-LMS tree cache does not belong to this private key (key id ${this.#pub!.kid} came from the cache); delete the cache and reload the key`);
       }
       const again = this.#assemble(index, data);

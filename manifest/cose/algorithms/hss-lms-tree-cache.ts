@@ -7,8 +7,9 @@
  * a key (types, I, root, lower trees signed by their parent) is HssLmsSigner.loadTreeCache's job.
  */
 import { sha256 } from '@noble/hashes/sha2.js';
+import { constantTimeEqual } from '../../constant-time.js';
 import { UpdateError } from '../../errors.js';
-import { D_INTR, D_LEAF, D_PBLC, equalBytes, LMOTS_TYPES, LMS_TYPES, N, putU32, u16str, u32, u32str, type LmsTreeKey } from './hss-lms-params.js';
+import { D_INTR, D_LEAF, D_PBLC, LMOTS_TYPES, LMS_TYPES, N, putU32, u16str, u32, u32str, type LmsTreeKey } from './hss-lms-params.js';
 import { SignChain } from './sha256-chain.js';
 
 /** Algorithm 1: the LM-OTS public key hash K for leaf q. */
@@ -205,7 +206,7 @@ export function encodeTreeCache(levels: readonly CachedLevel[]): Uint8Array {
 export function parseTreeCache(b: Uint8Array): CachedLevel[] | undefined {
   if (b.length < 8 + N || u32(b, 0) !== CACHE_MAGIC) return undefined;
   const body = b.subarray(0, b.length - N);
-  if (!equalBytes(sha256(body), b.subarray(b.length - N))) return undefined;
+  if (!constantTimeEqual(sha256(body), b.subarray(b.length - N))) return undefined;
   const L = u32(b, 4);
   if (L < 1 || L > 8) return undefined;
   const out: CachedLevel[] = [];

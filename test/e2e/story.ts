@@ -12,7 +12,7 @@ import { classIdFrom, decodeEnvelope, parseUuid, signAnchorStatement, vendorIdFr
 import { startServer, type RunningServer } from '../../update-server/index.js';
 import { deviceApi } from '../../update-server/device-api/index.js';
 import { Fleet, provisionDevice, type FleetOptions } from '../../device-bootloader-sim/agent/index.js';
-import { anchorKey } from '../../device-bootloader-sim/index.js';
+import { anchorKey, prng } from '../../device-bootloader-sim/index.js';
 import { sha256hex } from './util.js';
 
 export const VENDOR_DOMAIN = 'acme.example';
@@ -218,23 +218,12 @@ export interface StorySummary {
   deltaDevice?: { id: string; bytesReceived: number };
 }
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const ACTIVE = ['assigned', 'downloading', 'installed', 'booted'];
 
 export async function runStory(o: StoryOptions): Promise<StorySummary> {
   const t0 = Date.now();
   const note = o.note ?? (() => undefined);
-  const rnd = rng(o.seed ?? 1);
+  const rnd = prng(o.seed ?? 1);
   const [v1, v2] = await corpusPair('mbed-blinky-k64f');
   note(`firmware: mbed-blinky-k64f from ../shared/corpus (v1.0.0 ${v1.length} B → v1.1.0 ${v2.length} B), bad build v1.2.0 fails its self-test`);
   const w = await buildWorld([

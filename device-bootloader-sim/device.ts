@@ -13,8 +13,9 @@
  */
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { UpdateError, isUpdateError, codeForReportByte, toHex, type ErrorCode } from '../manifest/index.js';
-import { anchorFingerprint, currentAnchors, decodeChain, encodeChain, type DeviceAnchorSet } from './anchors.js';
+import { randomBytes } from 'node:crypto';
+import { UpdateError, isUpdateError, codeForReportByte, toHex, verifyAnchorChain, type ErrorCode } from '../manifest/index.js';
+import { anchorFingerprint, currentAnchors, decodeStoredAnchors, encodeCheckpoint, storedAnchors, type DeviceAnchorSet } from './anchors.js';
 import { FaultInjector, Flash, type EraseValue, type FlashSnapshot } from './flash.js';
 import { Journal } from './journal.js';
 import { EfuseCounter, Otp } from './otp.js';
@@ -86,6 +87,8 @@ export interface DeviceSnapshot {
 }
 
 const MAX_TRANSITIONS = 16;
+/** OTP field of the anchor checkpoint's MAC key. */
+const ANCHOR_MAC_KEY = 'anchor-mac-key';
 
 export class Device {
   readonly profile: Profile;
@@ -101,7 +104,8 @@ export class Device {
   private readonly config: DeviceConfig;
   private readonly rootStatement: Uint8Array;
   private anchors: DeviceAnchorSet;
-  private chain: Uint8Array[] = [];
+  /** Device-unique OTP secret that authenticates the stored anchor checkpoint (bootloader-only, like a HUK). */
+  private readonly anchorMacKey: Uint8Array;
   state: BootState = initialState();
   /** The verified image that is running (undefined before boot or after a failed boot). */
   running: VerifiedImage | undefined;
@@ -127,6 +131,8 @@ export class Device {
       if (config.identity.deviceId) this.otp.write('device-id', config.identity.deviceId);
       if (config.identityKey) this.otp.write('identity-key', config.identityKey);
     }
+    if (this.otp.read(ANCHOR_MAC_KEY) === undefined) this.otp.write(ANCHOR_MAC_KEY, new Uint8Array(randomBytes(32)));
+    this.anchorMacKey = this.otp.read(ANCHOR_MAC_KEY)!;
     this.rootStatement = this.otp.read('anchors')!;
     this.anchors = currentAnchors(this.rootStatement, []);
   }
@@ -162,6 +168,10 @@ export class Device {
   }
   private hashBuffer(): number {
     return Math.min(this.profile.copyBuffer, 1024);
+  }
+
+  private loadAnchors(): DeviceAnchorSet {
+    return storedAnchors(this.rootStatement, decodeStoredAnchors(this.journal.get(ANCHORS_KEY)), this.anchorMacKey);
   }
 
   private put(s: BootState): void {
@@ -227,8 +237,7 @@ export class Device {
     this.flash.kickWatchdog();
     this.journal.mount();
     this.state = decodeState(this.journal.get(STATE_KEY));
-    this.chain = decodeChain(this.journal.get(ANCHORS_KEY));
-    this.anchors = currentAnchors(this.rootStatement, this.chain);
+    this.anchors = this.loadAnchors();
     // The eFuse epoch trails the committed record if power was cut between the two: catch up first.
     if (this.efuse.value < this.state.committedEpoch) this.efuse.advanceTo(this.state.committedEpoch);
 
@@ -429,15 +438,17 @@ export class Device {
   updateAnchors(statements: Uint8Array[]): DeviceAnchorSet {
     this.requireRunning();
     if (this.state.phase !== 'idle') throw new UpdateError('UPDATE_STATE_INVALID', `cannot change anchors while ${this.state.phase}`);
-    const chain = [...this.chain, ...statements];
-    const next = currentAnchors(this.rootStatement, chain);
+    const last = statements[statements.length - 1];
+    if (last === undefined) return this.anchors;
+    // The current set is trusted (verified from the OTP root or MAC-checked at boot): verify the new
+    // statements from it, then keep only the newest verified set (bounded storage, docs/longevity.md).
+    const next = verifyAnchorChain(this.anchors, statements);
     try {
       checkEnvelope(this.running!.envelopeBytes, this.policy(true, next));
     } catch (e) {
       throw new UpdateError('UPDATE_STATE_INVALID', 'the new anchors would not verify the running image; install an image signed by the new keys first', { cause: e });
     }
-    this.journal.put(ANCHORS_KEY, encodeChain(chain));
-    this.chain = chain;
+    this.journal.put(ANCHORS_KEY, encodeCheckpoint(last, this.anchorMacKey));
     this.anchors = next;
     return next;
   }
@@ -448,6 +459,12 @@ export class Device {
    */
   fillJournal(payloadLength: number): void {
     while (this.journal.freeBytes >= this.journal.recordBytes(payloadLength)) this.put({ ...this.state });
+  }
+
+  /** Journal bytes the stored anchor record occupies (0 while the OTP root is current). */
+  anchorStorageBytes(): number {
+    const v = this.journal.get(ANCHORS_KEY);
+    return v === undefined ? 0 : this.journal.recordBytes(v.length);
   }
 
   currentAnchors(): DeviceAnchorSet {
@@ -496,8 +513,7 @@ export class Device {
     this.ram.clear();
     this.journal.mount();
     this.state = decodeState(this.journal.get(STATE_KEY));
-    this.chain = decodeChain(this.journal.get(ANCHORS_KEY));
-    this.anchors = currentAnchors(this.rootStatement, this.chain);
+    this.anchors = this.loadAnchors();
     this.running = s.running;
     this.bootCount = s.bootCount;
   }

@@ -17,7 +17,7 @@ import { computeDigest, isUpdateError, toHex, UpdateError } from '../manifest/in
 import * as manifest from '../manifest/index.js';
 import { Device, type DeviceSnapshot } from './device.js';
 import { prng, type CutMode, type EraseValue, type TornFill } from './flash.js';
-import { encodeChain } from './anchors.js';
+import { anchorRecordLength } from './anchors.js';
 import { applyDelta, encodeDelta } from './delta-adapter.js';
 import { anchorKey, makeImage, makeRelease, makeVendor, type Vendor } from './fixtures.js';
 import { getProfile, layoutOf, profileNames } from './profiles.js';
@@ -319,7 +319,7 @@ async function sweepConfig(
     scenarios.push(rotation('anchors', sRunningA));
     // The same rotation when the journal is full: the record goes through a compaction (erase + copy + header).
     dev.restore(sRunningA);
-    dev.fillJournal(encodeChain([stmt]).length);
+    dev.fillJournal(anchorRecordLength(stmt));
     scenarios.push(rotation('anchors-compaction', dev.snapshot()));
   }
   const wanted = opts.scenarios;

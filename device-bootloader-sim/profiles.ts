@@ -116,7 +116,7 @@ export const PROFILES: Record<string, Profile> = {
     ],
     slotUnit: 512,
     strategy: 'swap-offset',
-    envelopeArea: 1024,
+    envelopeArea: 3584, // 7 pages: a dual Ed25519 + HSS-LMS (H5W8) bridge envelope is ~3.1 KB (docs/longevity.md)
     ramBytes: 16 * 1024,
     copyBuffer: 512,
     stagePage: 512,
@@ -132,16 +132,18 @@ export const PROFILES: Record<string, Profile> = {
     sectors: rep(128, 512),
     writeAlign: 1,
     partitions: [
-      ['bootloader', 8],
+      // 3.5 KiB bootloader and a 512 B status area (112 B used) leave 56 + 56 pages: room for a 3.5 KiB
+      // envelope area (HSS-LMS signatures) and still 25 KiB images (docs/longevity.md).
+      ['bootloader', 7],
       ['journal-a', 4],
       ['journal-b', 4],
-      ['status', 2],
-      ['primary', 55],
-      ['secondary', 55],
+      ['status', 1],
+      ['primary', 56],
+      ['secondary', 56],
     ],
     slotUnit: 512,
     strategy: 'overwrite',
-    envelopeArea: 1024,
+    envelopeArea: 3584, // 7 pages: a dual Ed25519 + HSS-LMS (H5W8) bridge envelope is ~3.1 KB (docs/longevity.md)
     ramBytes: 14 * 1024,
     copyBuffer: 256,
     stagePage: 256,

@@ -57,7 +57,9 @@ export class Stager {
   ) {
     this.hasher = createHasher(claims.digest.alg);
     t.ram.resetPeak();
-    this.ensureErased(t.base, SLOT_HEADER_LEN);
+    // Header and envelope: every unit they touch (an envelope area may span several units, e.g. a
+    // 3.5 KiB area of 512 B pages for post-quantum signatures; only the units the envelope uses are erased).
+    this.ensureErased(t.base, Math.min(SLOT_HEADER_LEN + envelope.length, t.profile.envelopeArea));
     if (opts.delta) {
       const old = t.running;
       const hashesOld = !(old.digest.alg === -16);

@@ -191,6 +191,15 @@ function decodePayload(payload: Uint8Array): AnchorSet {
   return set;
 }
 
+/**
+ * Decode a statement's payload bytes (as `AnchorStatement.payload`) into its set: shape and sanity
+ * only, no signature. For a verifier that has already verified the statement and keeps only its
+ * payload, authenticated by other means (the device's anchor checkpoint).
+ */
+export function decodeAnchorPayload(payload: Uint8Array): AnchorSet {
+  return decodePayload(payload);
+}
+
 function protectedBody(): Uint8Array {
   return encodeProtected(new Map<CborKey, CborValue>([[HEADER.CONTENT_TYPE, ANCHORS_CONTENT_TYPE]]));
 }

@@ -65,6 +65,7 @@ export {
 export {
   encodeAnchorStatement,
   decodeAnchorStatement,
+  decodeAnchorPayload,
   signAnchorStatement,
   verifyAnchorStatement,
   verifyInitialAnchorSet,

@@ -14,6 +14,8 @@ export interface LifeFigures {
   deltas: number;
   fulls: number;
   reverted: number;
+  /** Bad builds that stayed installed (overwrite-only: no revert). */
+  badCommitted: number;
   powerCuts: number;
   anchorUpdates: number;
   anchorsVersion: number;
@@ -83,7 +85,7 @@ export async function refusal(fn: () => unknown): Promise<ErrorCode | 'accepted'
  * confirm, or report a failed self-test and reboot (revert). `cut` arms one power cut in the staging
  * or in the swap; the device is then powered on again and the update finished.
  */
-export async function installViaDevice(dev: Device, r: Release, o: { delta: boolean; cut?: 'stage' | 'swap' }): Promise<{ cuts: number; reverted: boolean }> {
+export async function installViaDevice(dev: Device, r: Release, o: { delta: boolean; cut?: 'stage' | 'swap' }): Promise<{ cuts: number; reverted: boolean; badCommitted?: boolean }> {
   let cuts = 0;
   for (let attempt = 0; attempt < 5; attempt++) {
     try {
@@ -107,7 +109,12 @@ export async function installViaDevice(dev: Device, r: Release, o: { delta: bool
           return { cuts, reverted: true };
         }
         dev.confirm();
-      } else check(!r.bad, `q${r.quarter}: bad build committed without a trial (overwrite-only)`);
+      } else if (r.bad) {
+        // Overwrite-only has no old image to return to: the install is the commit point (documented
+        // trade-off). The bad build runs until the next release replaces it.
+        check(dev.profile.strategy === 'overwrite', `q${r.quarter}: bad build committed without a trial`);
+        return { cuts, reverted: false, badCommitted: true };
+      }
       return { cuts, reverted: false };
     } catch (e) {
       if (!isUpdateError(e, 'POWER_LOSS')) throw e;
@@ -136,7 +143,7 @@ export interface LifeOptions {
 export async function live(world: World, dev: Device, o: LifeOptions = {}): Promise<LifeFigures> {
   const p: Profile = dev.profile;
   const f: LifeFigures = {
-    profile: p.name, updates: 0, deltas: 0, fulls: 0, reverted: 0, powerCuts: 0, anchorUpdates: 0, anchorsVersion: 1, committedSeq: 0n,
+    profile: p.name, updates: 0, deltas: 0, fulls: 0, reverted: 0, badCommitted: 0, powerCuts: 0, anchorUpdates: 0, anchorsVersion: 1, committedSeq: 0n,
     maxErasesSlot: 0, maxErasesJournal: 0, maxErasesStatus: 0, endurance: p.endurance, journalCompactions: 0, ramPeak: 0, ramLimit: p.ramBytes,
     efuseUsed: 0, efuseBits: p.efuseBits, maxEnvelope: 0, envelopeArea: p.envelopeArea, anchorRecordBytes: [], journalUnit: layoutOf(p).journal[0].size,
     bootCount: 0, refusals: {},
@@ -169,6 +176,7 @@ export async function live(world: World, dev: Device, o: LifeOptions = {}): Prom
       else f.fulls++;
       f.powerCuts += res.cuts;
       if (res.reverted) f.reverted++;
+      if (res.badCommitted) f.badCommitted++;
     }
     const info = dev.bootInfo();
     if (r.bad && p.strategy !== 'overwrite') {

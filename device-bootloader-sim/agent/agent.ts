@@ -482,7 +482,9 @@ export class UpdateAgent {
       choice ??= (this.o.payload === 'full' ? undefined : delta) ?? full;
       if (!choice) {
         if (deltaOffer && !delta && this.o.payload !== 'full') return await this.refuse(record, 'PATCH_MALFORMED'); // only an absurd patch size
-        throw new UpdateError('PAYLOAD_MISSING', 'the update names no payload with the signed digest');
+        // No payload with the signed digest: reported like any pre-check refusal, so the operator sees
+        // it and the device does not poll the same broken assignment for ever.
+        return await this.refuse(record, 'PAYLOAD_MISSING');
       }
       // The server's size claim for a full image must be the signed size: refused without downloading.
       if (choice.kind === 'full' && choice.size !== claims.size) {

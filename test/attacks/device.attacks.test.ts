@@ -401,9 +401,13 @@ describe('THREAT.IMG.EXTRA / REQ.SEC.IMG.COMPLETE_DIGEST — exactly the signed 
     await unchanged(before);
   });
 
-  it('the server names no payload with the signed digest → PAYLOAD_MISSING, nothing downloaded', async () => {
+  it('the server names no payload with the signed digest → PAYLOAD_MISSING, reported signed, remembered, nothing downloaded', async () => {
     const before = deviceFacts(dev);
-    await refuses(offer({ envelope: env2, payloads: [full(v3)] }), 'PAYLOAD_MISSING');
+    expect(await offer({ envelope: env2, payloads: [full(v3)] })).toEqual({ status: 'failed', code: 'PAYLOAD_MISSING' });
+    checkSignedReport('PAYLOAD_MISSING');
+    const reports = evil.reports.length;
+    await agent.cycle(); // the same assignment again: not retried, not reported again
+    expect(evil.reports.length).toBe(reports);
     expect(evil.sent.size).toBe(0);
     await unchanged(before);
   });

@@ -84,7 +84,7 @@ export interface ServerContext {
   deviceApi?: DeviceApiSettings;
 }
 
-export interface PendingUpdateView { releaseId: string; sequence: number; source: string }
+export interface PendingUpdateView { releaseId: string; sequence: bigint; source: string }
 
 export interface ServerHooks {
   /**

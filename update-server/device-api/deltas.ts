@@ -111,7 +111,7 @@ export class DeltaService {
     try {
       const page = await this.ctx.store.listReleases({ vendorId: release.vendorId, classId: release.classId, includeDeprecated: false, limit: 1000 });
       const older = page.items.filter((r) => r.id !== release.id && r.sequence < release.sequence)
-        .sort((a, b) => b.sequence - a.sequence).slice(0, this.opts.fromRecent);
+        .sort((a, b) => (b.sequence > a.sequence ? 1 : b.sequence < a.sequence ? -1 : 0)).slice(0, this.opts.fromRecent);
       let n = 0;
       for (const c of release.components) {
         if (!c.digest) continue;

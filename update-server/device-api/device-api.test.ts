@@ -205,7 +205,7 @@ describe('poll, downloads, reports', () => {
 
   it('offers a delta when a patch exists for the device\'s current digest', async () => {
     const api = deviceApi(h.server.ctx);
-    const rel1 = (await h.server.ctx.store.findRelease('vendor-1', 'class-1', 1))!;
+    const rel1 = (await h.server.ctx.store.findRelease('vendor-1', 'class-1', 1n))!;
     expect(await api.deltas.scheduleDeltas(rel2)).toBe(1);
     await api.deltas.idle();
     const [dl] = await api.deltas.listForRelease(rel2.id);

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { OpenApiFragment } from '../context.js';
 import { ref, registerSchemas } from '../http/schemas.js';
 import { DEVICE_STATUSES } from '../rollouts/index.js';
+import { SeqOut } from '../util/seq.js';
 
 const b64 = z.string().describe('bytes: a CBOR byte string, or base64url text in JSON');
 const PayloadChoice = z.object({
@@ -21,7 +22,7 @@ export const DeviceSchemas = {
     pollAfter: z.number().int().describe('seconds until the next poll (jittered)'),
     until: z.string().optional(), reason: z.string().optional(),
     assignment: z.object({ id: z.string(), nonce: b64, state: z.string(), reportUrl: z.string() }).strict().optional(),
-    release: z.object({ id: z.string(), sequence: z.number().int(), version: z.string().nullable() }).strict().optional(),
+    release: z.object({ id: z.string(), sequence: SeqOut, version: z.string().nullable() }).strict().optional(),
     envelope: b64.nullable().optional(), envelopeUrl: z.string().optional(), envelopeSize: z.number().int().optional(), envelopeSha256: z.string().optional(),
     payloads: z.array(PayloadChoice).optional(),
   }).strict(),
@@ -53,7 +54,7 @@ export const deviceOpenApi: OpenApiFragment = {
       get: {
         tags: ['device'], summary: 'Ask for an update (ETag / If-None-Match → 304; X-Poll-After; Retry-After under load)',
         parameters: [
-          { name: 'seq', in: 'query', schema: { type: 'integer', minimum: 0 } },
+          { name: 'seq', in: 'query', description: 'sequence number the device runs: decimal uint64 (0..2^64-1, up to 20 digits)', schema: { type: 'string', pattern: '^(0|[1-9][0-9]{0,19})$' } },
           { name: 'digest', in: 'query', schema: { type: 'string', pattern: '^[0-9a-f]{64}$' } },
           { name: 'class', in: 'query', schema: { type: 'string' } },
           { name: 'If-None-Match', in: 'header', schema: { type: 'string' } },

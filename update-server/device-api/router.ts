@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { encodeCbor, UpdateError, type CborValue } from '../../manifest/index.js';
 import type { ServerContext } from '../context.js';
 import { parseBody } from '../http/negotiate.js';
+import { MAX_SEQ, seqJson } from '../util/seq.js';
 import { parseRangeHeader } from '../storage/index.js';
 import { REPORT_BODY_MAX, ReportBody } from './reports.js';
 import { deviceApi, type DeviceApi, type DeviceApiOptions, type PollAnswer } from './service.js';
@@ -44,6 +45,7 @@ function cborOf(v: unknown): CborValue {
 
 function jsonOf(v: unknown): unknown {
   if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64url');
+  if (typeof v === 'bigint') return seqJson(v); // uint64 sequence numbers: number ≤ 2^53−1, else decimal string
   if (Array.isArray(v)) return v.map(jsonOf);
   if (v !== null && typeof v === 'object') {
     const o: Record<string, unknown> = {};
@@ -160,7 +162,8 @@ const DeviceId = z.string().min(1).max(128).regex(/^[\x21-\x7e]+$/, 'printable A
 export const ChallengeRequest = z.object({ deviceId: DeviceId }).strict();
 export const TokenRequest = z.object({ deviceId: DeviceId, challenge: bytes(32, 32), signature: bytes(64, 64) }).strict();
 
-const SEQ = /^(0|[1-9][0-9]{0,15})$/;
+/** uint64: up to 20 digits (the value is range-checked against 2^64−1 after parsing). */
+const SEQ = /^(0|[1-9][0-9]{0,19})$/;
 const HEX64 = /^[0-9a-f]{64}$/;
 const UUIDISH = /^[0-9A-Za-z-]{1,64}$/;
 
@@ -168,9 +171,9 @@ const UUIDISH = /^[0-9A-Za-z-]{1,64}$/;
  * The poll query straight from the URL when it is plain (`seq`, `digest`, `class`, no escapes, valid);
  * undefined sends the request through `pollQuery` (req.query), which also words the errors.
  */
-function fastPollQuery(url: string): { seq: number | null; digest: string | null; classId: string | null } | undefined {
+function fastPollQuery(url: string): { seq: bigint | null; digest: string | null; classId: string | null } | undefined {
   const q = url.indexOf('?');
-  const out = { seq: null as number | null, digest: null as string | null, classId: null as string | null };
+  const out = { seq: null as bigint | null, digest: null as string | null, classId: null as string | null };
   if (q < 0) return out;
   const qs = url.slice(q + 1);
   if (qs.includes('%') || qs.includes('+')) return undefined;
@@ -179,24 +182,24 @@ function fastPollQuery(url: string): { seq: number | null; digest: string | null
     if (eq < 0) return undefined;
     const k = part.slice(0, eq);
     const v = part.slice(eq + 1);
-    if (k === 'seq' && out.seq === null && SEQ.test(v)) out.seq = Number(v);
+    if (k === 'seq' && out.seq === null && SEQ.test(v)) out.seq = BigInt(v);
     else if (k === 'digest' && out.digest === null && HEX64.test(v)) out.digest = v;
     else if (k === 'class' && out.classId === null && UUIDISH.test(v)) out.classId = v;
     else return undefined;
   }
-  return out.seq !== null && !Number.isSafeInteger(out.seq) ? undefined : out;
+  return out.seq !== null && out.seq > MAX_SEQ ? undefined : out;
 }
 
-function pollQuery(req: Request): { seq: number | null; digest: string | null; classId: string | null } {
+function pollQuery(req: Request): { seq: bigint | null; digest: string | null; classId: string | null } {
   const q = req.query as Record<string, unknown>;
   for (const k of Object.keys(q)) if (k !== 'seq' && k !== 'digest' && k !== 'class') throw new UpdateError('VALIDATION_FAILED', `unknown query parameter '${k}'`);
   const s = q['seq'];
   const dg = q['digest'];
   const cl = q['class'];
-  if (s !== undefined && (typeof s !== 'string' || !SEQ.test(s) || !Number.isSafeInteger(Number(s)))) throw new UpdateError('VALIDATION_FAILED', 'seq must be a non-negative integer');
+  if (s !== undefined && (typeof s !== 'string' || !SEQ.test(s) || BigInt(s) > MAX_SEQ)) throw new UpdateError('VALIDATION_FAILED', 'seq must be an integer 0..2^64-1 (decimal)');
   if (dg !== undefined && (typeof dg !== 'string' || !HEX64.test(dg))) throw new UpdateError('VALIDATION_FAILED', 'digest must be the sha256 of the current image, 64 lowercase hex');
   if (cl !== undefined && (typeof cl !== 'string' || !UUIDISH.test(cl))) throw new UpdateError('VALIDATION_FAILED', 'class must be the class UUID');
-  return { seq: s === undefined ? null : Number(s), digest: (dg as string | undefined) ?? null, classId: (cl as string | undefined) ?? null };
+  return { seq: s === undefined ? null : BigInt(s), digest: (dg as string | undefined) ?? null, classId: (cl as string | undefined) ?? null };
 }
 
 /** Device bearer token → req.device; per-token rate limit. */

@@ -71,7 +71,7 @@ export interface PayloadChoice {
 export interface UpdateAnswer {
   status: 'update'; pollAfter: number; etag: string;
   assignment: { id: string; nonce: Uint8Array; state: string; reportUrl: string };
-  release: { id: string; sequence: number; version: string | null };
+  release: { id: string; sequence: bigint; version: string | null };
   envelope: Uint8Array | null; envelopeUrl: string; envelopeSize: number; envelopeSha256: string;
   payloads: PayloadChoice[];
   /** The cache entry this answer came from (the router keeps its encoding there). */
@@ -175,7 +175,7 @@ export class DeviceApi {
   }
 
   /** Records what the device said (batched): sequence, digest, and last-seen at most once a minute. */
-  private seen(c: CachedDevice, seq: number | null, digest: string | null): void {
+  private seen(c: CachedDevice, seq: bigint | null, digest: string | null): void {
     const t = Date.now();
     const changed = (seq !== null && seq !== c.rec.currentSeq) || (digest !== null && digest !== c.rec.currentDigest);
     if (!changed && t - c.seenWritten < 60_000) return;
@@ -273,7 +273,7 @@ export class DeviceApi {
    * (an update answer is a reused object whose pollAfter changes on the next call). Undefined means "ask
    * `poll`" (which also produces every error). Same decisions as `poll`, step for step.
    */
-  pollCached(deviceId: string, q: { seq: number | null; digest: string | null; classId: string | null }): PollAnswer | undefined {
+  pollCached(deviceId: string, q: { seq: bigint | null; digest: string | null; classId: string | null }): PollAnswer | undefined {
     if (!this.loaded) return undefined;
     const c = this.devices.get(deviceId);
     if (!c || Date.now() - c.at >= this.opts.deviceCacheTtlMs) return undefined;
@@ -315,7 +315,7 @@ export class DeviceApi {
     return load ? { status: 'none', pollAfter, etag: 'W/"none"', retryAfter: pollAfter } : { status: 'none', pollAfter, etag: 'W/"none"' };
   }
 
-  async poll(deviceId: string, q: { seq: number | null; digest: string | null; classId: string | null }): Promise<PollAnswer> {
+  async poll(deviceId: string, q: { seq: bigint | null; digest: string | null; classId: string | null }): Promise<PollAnswer> {
     if (!this.loaded) await this.init();
     const c = await this.device(deviceId);
     const d = c.rec;

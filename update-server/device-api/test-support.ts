@@ -38,16 +38,16 @@ export function signedReport(d: { key: SigningKey }, nonce: Uint8Array, status: 
   return signReport(report, d.key, nonce);
 }
 
-export async function addDevice(ctx: ServerContext, d: SimDevice, o: { tenantId: string | null; classId?: string; vendorId?: string; tags?: string[]; currentSeq?: number | null }): Promise<void> {
+export async function addDevice(ctx: ServerContext, d: SimDevice, o: { tenantId: string | null; classId?: string; vendorId?: string; tags?: string[]; currentSeq?: number | bigint | null }): Promise<void> {
   const at = new Date().toISOString();
   await ctx.store.insertDevice({
     id: d.id, vendorId: o.vendorId ?? 'vendor-1', classId: o.classId ?? 'class-1', identityKey: toHex(d.publicKey), tenantId: o.tenantId,
-    claimCodeHash: null, currentSeq: o.currentSeq ?? 1, currentDigest: null, lastSeen: null, createdAt: at, updatedAt: at, tags: o.tags ?? [],
+    claimCodeHash: null, currentSeq: o.currentSeq === null ? null : BigInt(o.currentSeq ?? 1), currentDigest: null, lastSeen: null, createdAt: at, updatedAt: at, tags: o.tags ?? [],
   });
 }
 
 /** A release with one component image (stored as a payload) and an opaque envelope object. */
-export async function addRelease(ctx: ServerContext, o: { sequence: number; image: Uint8Array; classId?: string; vendorId?: string; tenantId?: string | null }): Promise<ReleaseRecord> {
+export async function addRelease(ctx: ServerContext, o: { sequence: number | bigint; image: Uint8Array; classId?: string; vendorId?: string; tenantId?: string | null }): Promise<ReleaseRecord> {
   const digest = sha256hex(o.image);
   await ctx.objects.put(payloadKey(digest), o.image, { sha256: digest, size: o.image.length });
   await ctx.store.putPayload({ sha256: digest, size: o.image.length, objectKey: payloadKey(digest), createdAt: new Date().toISOString() });
@@ -55,7 +55,7 @@ export async function addRelease(ctx: ServerContext, o: { sequence: number; imag
   const id = sha256hex(envelope);
   await ctx.objects.put(envelopeKey(id), envelope, { sha256: id, size: envelope.length });
   const rec: ReleaseRecord = {
-    id, vendorId: o.vendorId ?? 'vendor-1', classId: o.classId ?? 'class-1', sequence: o.sequence, version: `1.${o.sequence}`,
+    id, vendorId: o.vendorId ?? 'vendor-1', classId: o.classId ?? 'class-1', sequence: BigInt(o.sequence), version: `1.${o.sequence}`,
     components: [{ index: 0, id: ['00'], digest, size: o.image.length, uri: null }],
     envelopeKey: envelopeKey(id), envelopeSha256: id, envelopeSize: envelope.length, signers: ['k1'], deprecated: false,
     tenantId: o.tenantId ?? null, createdBy: 'test', createdAt: new Date().toISOString(),

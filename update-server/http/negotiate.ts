@@ -1,6 +1,7 @@
 /** JSON / CBOR content negotiation shared by the management and device APIs. */
 import type { Request, RequestHandler, Response } from 'express';
 import { decodeCbor, encodeCbor, UpdateError, type CborValue } from '../../manifest/index.js';
+import { seqJson } from '../util/seq.js';
 
 export const CBOR = 'application/cbor';
 export const JSON_TYPE = 'application/json';
@@ -39,12 +40,15 @@ export function fromCborValue(v: CborValue): unknown {
   return v;
 }
 
+/** JSON has no uint64: bigints (sequence numbers, util/seq.ts) become a number ≤ 2^53−1, else a decimal string. */
+const jsonBigint = (_k: string, v: unknown): unknown => (typeof v === 'bigint' ? seqJson(v) : v);
+
 export function sendData(req: Request, res: Response, status: number, body: unknown, opts: { preferCbor?: boolean } = {}): void {
   res.status(status);
   if (wantsCbor(req, opts.preferCbor)) {
     res.type(CBOR).send(Buffer.from(encodeCbor(toCborValue(body))));
   } else {
-    res.type(JSON_TYPE).send(JSON.stringify(body));
+    res.type(JSON_TYPE).send(JSON.stringify(body, jsonBigint));
   }
 }
 

@@ -11,6 +11,7 @@ import type { DeviceRecord, Group, StateStore } from '../state/index.js';
 import { newId } from '../util/ids.js';
 import { ClaimReq, CreateGroupReq, Ident, PageQuery, RegisterDeviceReq, TagName, TagsReq, VendorOrClassId } from './schemas.js';
 import { deviceView, groupView, reportView } from './views.js';
+import { toSeq } from '../util/seq.js';
 
 /** Claim codes are compared case-insensitively without separators (people type them off a label). */
 export function hashClaimCode(code: string): string {
@@ -79,7 +80,7 @@ export function deviceRoutes(ctx: ServerContext): Router {
       if (await tx.getDevice(body.id)) throw new UpdateError('CONFLICT', `device ${body.id} is already registered`);
       await tx.insertDevice({
         id: body.id, vendorId: body.vendorId, classId: body.classId, identityKey: body.identityKey, tenantId: body.tenantId ?? null,
-        claimCodeHash: claimCode !== undefined ? hashClaimCode(claimCode) : null, currentSeq: body.currentSeq ?? null,
+        claimCodeHash: claimCode !== undefined ? hashClaimCode(claimCode) : null, currentSeq: body.currentSeq !== undefined ? toSeq(body.currentSeq)! : null,
         currentDigest: body.currentDigest ?? null, lastSeen: null, createdAt: now, updatedAt: now, tags: body.tags ?? [],
       });
       await ctx.audit({ actor: a.actor, tenantId: body.tenantId ?? null, action: 'device.register', target: body.id, details: { vendorId: body.vendorId, classId: body.classId } }, tx);

@@ -14,6 +14,7 @@ import type { ReleaseRecord, StateStore } from '../state/index.js';
 import { z } from 'zod';
 import { DeprecateReq, Sha256Hex, VendorOrClassId } from './schemas.js';
 import { releaseView } from './views.js';
+import { seqJson } from '../util/seq.js';
 
 export const ENVELOPE_TYPES = ['application/suit-envelope+cose', 'application/cbor'];
 
@@ -105,7 +106,7 @@ export function releaseRoutes(ctx: ServerContext): Router {
       await tx.insertRelease(rec);
       await ctx.audit({
         actor: a.actor, tenantId: a.tenantId, action: 'release.create', target: id,
-        details: { vendorId: rec.vendorId, classId: rec.classId, sequence: rec.sequence, version: rec.version, signers },
+        details: { vendorId: rec.vendorId, classId: rec.classId, sequence: seqJson(rec.sequence), version: rec.version, signers },
       }, tx);
       await ctx.hooks.onReleaseCreated?.(rec, tx);
       return { rec, created: true };

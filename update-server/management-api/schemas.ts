@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { ROLES, REPORT_RESULTS, UPDATE_STATES } from '../state/index.js';
 import { registerSchemas } from '../http/schemas.js';
+import { SeqIn, SeqOut } from '../util/seq.js';
 
 // --- shared field shapes ---
 export const Ident = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, 'letters, digits, . _ : - (1-128, not starting with a symbol)');
@@ -31,7 +32,7 @@ export const RegisterDeviceReq = z.object({
   claimCode: z.string().min(8).max(128).optional(),
   tenantId: Ident.optional(),
   tags: z.array(TagName).max(64).optional(),
-  currentSeq: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+  currentSeq: SeqIn.optional(),
   currentDigest: Sha256Hex.optional(),
 }).strict();
 export const ClaimReq = z.object({ deviceId: Ident, claimCode: z.string().min(1).max(128), tenantId: Ident.optional() }).strict();
@@ -59,15 +60,15 @@ export const Component = z.object({
   index: z.number().int(), id: z.array(z.string()), digest: z.string().nullable(), size: z.number().int().nullable(), uri: z.string().nullable(),
 }).strict();
 export const Release = z.object({
-  id: z.string(), vendorId: z.string(), classId: z.string(), sequence: z.number().int(), version: z.string().nullable(),
+  id: z.string(), vendorId: z.string(), classId: z.string(), sequence: SeqOut, version: z.string().nullable(),
   components: z.array(Component), envelopeSha256: z.string(), envelopeSize: z.number().int(), signers: z.array(z.string()),
   deprecated: z.boolean(), createdAt: Iso,
 }).strict();
 export const Device = z.object({
   id: z.string(), vendorId: z.string(), classId: z.string(), identityKey: z.string(), tenantId: z.string().nullable(),
-  claimed: z.boolean(), tags: z.array(z.string()), groups: z.array(z.string()), currentSeq: z.number().int().nullable(),
+  claimed: z.boolean(), tags: z.array(z.string()), groups: z.array(z.string()), currentSeq: SeqOut.nullable(),
   currentDigest: z.string().nullable(), updateState: z.enum(UPDATE_STATES), lastSeen: Iso.nullable(), lastReport: z.unknown(),
-  pendingUpdate: z.object({ releaseId: z.string(), sequence: z.number().int(), source: z.string() }).strict().nullable(),
+  pendingUpdate: z.object({ releaseId: z.string(), sequence: SeqOut, source: z.string() }).strict().nullable(),
   createdAt: Iso, updatedAt: Iso,
 }).strict();
 export const RegisteredDevice = z.object({ device: Device, claimCode: z.string().optional() }).strict();
@@ -75,10 +76,10 @@ export const ReleasedDevice = z.object({ device: Device, claimCode: z.string() }
 export const Group = z.object({ id: z.string(), tenantId: z.string(), name: z.string(), size: z.number().int(), createdAt: Iso }).strict();
 export const Report = z.object({
   id: z.string(), deviceId: z.string(), releaseId: z.string().nullable(), result: z.enum(REPORT_RESULTS),
-  sequence: z.number().int().nullable(), digest: z.string().nullable(), body: z.unknown(), createdAt: Iso,
+  sequence: SeqOut.nullable(), digest: z.string().nullable(), body: z.unknown(), createdAt: Iso,
 }).strict();
 export const ComplianceRow = z.object({
-  vendorId: z.string(), classId: z.string(), latestSequence: z.number().int().nullable(), onLatest: z.number().int(),
+  vendorId: z.string(), classId: z.string(), latestSequence: SeqOut.nullable(), onLatest: z.number().int(),
   updateAvailable: z.number().int(), inProgress: z.number().int(), failed: z.number().int(), reverted: z.number().int(), total: z.number().int(),
 }).strict();
 export const AuditEntry = z.object({

@@ -8,7 +8,7 @@ export const releaseView = (r: ReleaseRecord) => ({
   id: r.id, vendorId: r.vendorId, classId: r.classId, sequence: r.sequence, version: r.version, components: r.components,
   envelopeSha256: r.envelopeSha256, envelopeSize: r.envelopeSize, signers: r.signers, deprecated: r.deprecated, createdAt: r.createdAt,
 });
-export type PendingUpdate = { releaseId: string; sequence: number; source: string } | null;
+export type PendingUpdate = { releaseId: string; sequence: bigint; source: string } | null;
 export const deviceView = (d: DeviceRecord, pendingUpdate: PendingUpdate = null) => ({
   id: d.id, vendorId: d.vendorId, classId: d.classId, identityKey: d.identityKey, tenantId: d.tenantId, claimed: d.tenantId !== null,
   tags: d.tags, groups: d.groups, currentSeq: d.currentSeq, currentDigest: d.currentDigest, updateState: d.updateState,

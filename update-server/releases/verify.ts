@@ -6,6 +6,7 @@
  * The core is looked up by name at call time (it is being written in parallel); a missing function is
  * a deployment bug (INTERNAL), never a client error.
  */
+import { MAX_SEQ } from '../util/seq.js';
 import * as manifest from '../../manifest/index.js';
 import { UpdateError } from '../../manifest/index.js';
 import type { ReleaseComponent } from '../state/index.js';
@@ -21,7 +22,8 @@ export interface ParsedKey {
 export interface ReleaseSummary {
   vendorId: string;
   classId: string;
-  sequence: number;
+  /** uint64 (util/seq.ts). */
+  sequence: bigint;
   version: string | null;
   components: ReleaseComponent[];
 }
@@ -61,12 +63,12 @@ const hexOf = (v: unknown): string | null => {
   return null;
 };
 
-/** Reads a safe-integer sequence number; bigger ones are refused (stored as 64-bit, compared as JS numbers). */
-function toSequence(v: unknown): number {
-  const n = typeof v === 'bigint' ? v : typeof v === 'string' && /^\d+$/.test(v) ? BigInt(v) : typeof v === 'number' ? BigInt(Math.trunc(v)) : null;
+/** Reads the uint64 sequence number (the full SUIT range, 0..2^64-1, kept as bigint: see util/seq.ts). */
+function toSequence(v: unknown): bigint {
+  const n = typeof v === 'bigint' ? v : typeof v === 'string' && /^\d+$/.test(v) ? BigInt(v) : typeof v === 'number' && Number.isSafeInteger(v) ? BigInt(v) : null;
   if (n === null || n < 0n) throw new UpdateError('MANIFEST_MALFORMED', 'sequence number missing or negative');
-  if (n > BigInt(Number.MAX_SAFE_INTEGER)) throw new UpdateError('VALIDATION_FAILED', 'sequence numbers above 2^53-1 are not supported by this server');
-  return Number(n);
+  if (n > MAX_SEQ) throw new UpdateError('MANIFEST_MALFORMED', 'sequence number above 2^64-1');
+  return n;
 }
 
 /** Maps the core's summary (docs/manifest-api.md `summarizeEnvelope`) to the fields a release records. */

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import type { RolloutPopulation } from './population.js';
+import { SeqIn } from '../util/seq.js';
 
 export const ROLLOUT_STATES = ['draft', 'running', 'paused', 'completed', 'cancelled'] as const;
 export type RolloutState = (typeof ROLLOUT_STATES)[number];
@@ -44,7 +45,7 @@ export const RolloutTargetSchema = z.union([
     /** Tag expression: tags combined with `&`, `|`, `!` and parentheses, e.g. `eu & !beta`. */
     tags: z.string().min(1).max(512).optional(),
     /** Only devices whose current sequence number is below this (devices that never reported one match). */
-    sequenceBelow: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+    sequenceBelow: SeqIn.optional(),
   }).strict(),
   z.object({ kind: z.literal('devices'), deviceIds: z.array(id).min(1).max(10_000) }).strict(),
 ]);
@@ -108,7 +109,8 @@ export interface Rollout {
   releaseId: string;
   vendorId: string;
   classId: string;
-  sequence: number;
+  /** uint64 (util/seq.ts). */
+  sequence: bigint;
   target: RolloutTarget;
   phases: PhaseSpec[];
   state: RolloutState;

@@ -4,12 +4,13 @@ import type { OpenApiFragment } from '../context.js';
 import { ref, registerSchemas } from '../http/schemas.js';
 import { ASSIGNMENT_STATES, CreateRolloutSchema, PhasesSchema, ROLLOUT_STATES, RolloutTargetSchema } from './model.js';
 import { KillSwitchBody } from './router.js';
+import { SeqOut } from '../util/seq.js';
 
 const Counts = z.object(Object.fromEntries(ASSIGNMENT_STATES.map((s) => [s, z.number().int()])) as Record<(typeof ASSIGNMENT_STATES)[number], z.ZodNumber>).strict();
 
 export const RolloutSchema = z.object({
   id: z.string(), tenantId: z.string().nullable(), name: z.string(), releaseId: z.string(), vendorId: z.string(), classId: z.string(),
-  sequence: z.number().int(), target: RolloutTargetSchema, phases: PhasesSchema, state: z.enum(ROLLOUT_STATES), phase: z.number().int(),
+  sequence: SeqOut, target: RolloutTargetSchema, phases: PhasesSchema, state: z.enum(ROLLOUT_STATES), phase: z.number().int(),
   admitted: z.number().int(), pauseReason: z.string().nullable(), createdBy: z.string(), createdAt: z.string(), startedAt: z.string().nullable(),
   updatedAt: z.string(),
   population: z.object({

@@ -7,6 +7,7 @@ import { CreateRolloutSchema, PhasesSchema, type Assignment, type RolloutTarget 
 import { countTargeted } from './population.js';
 import { RolloutService } from './service.js';
 import { bucketOf, compileTarget, inScope, type DeviceFacts } from './selection.js';
+import { seqKey } from '../util/seq.js';
 
 let h: Harness;
 let svc: RolloutService;
@@ -14,7 +15,7 @@ let r2: ReleaseRecord;
 const who = { actor: 'token:test', tenantId: 't1' };
 const N = 200;
 const tagsOf = (i: number): string[] => [...(i % 2 ? ['odd'] : []), ...(i % 3 === 0 ? ['three'] : []), ...(i % 5 === 0 ? ['five'] : [])];
-const facts = (i: number): DeviceFacts => ({ id: `pd-${String(i).padStart(3, '0')}`, tenantId: 't1', vendorId: 'vendor-1', classId: 'class-1', tags: tagsOf(i), groups: i < 40 ? ['g40'] : [], currentSeq: i === 7 ? 2 : 1 });
+const facts = (i: number): DeviceFacts => ({ id: `pd-${String(i).padStart(3, '0')}`, tenantId: 't1', vendorId: 'vendor-1', classId: 'class-1', tags: tagsOf(i), groups: i < 40 ? ['g40'] : [], currentSeq: i === 7 ? 2n : 1n });
 const all = Array.from({ length: N }, (_, i) => facts(i));
 
 beforeAll(async () => {
@@ -25,13 +26,13 @@ beforeAll(async () => {
   const key = Buffer.from(simDevice('k').publicKey).toString('hex');
   const at = new Date().toISOString();
   const db = h.server.ctx.store.db;
-  const row = (id: string, tenant: string, cls: string, seq: number) => ({
-    id, vendor_id: 'vendor-1', class_id: cls, identity_key: key, tenant_id: tenant, claim_code_hash: null, current_seq: seq,
+  const row = (id: string, tenant: string, cls: string, seq: bigint) => ({
+    id, vendor_id: 'vendor-1', class_id: cls, identity_key: key, tenant_id: tenant, claim_code_hash: null, current_seq: Number(seq), current_seq_key: seqKey(seq),
     current_digest: null, last_seen: null, last_report: null, created_at: at, updated_at: at,
   });
   await db.insertInto('devices').values(all.map((f) => row(f.id, 't1', 'class-1', f.currentSeq!))).execute();
   // Out of scope: another class, another tenant.
-  await db.insertInto('devices').values([row('x-class', 't1', 'class-2', 1), row('x-tenant', 't2', 'class-1', 1)]).execute();
+  await db.insertInto('devices').values([row('x-class', 't1', 'class-2', 1n), row('x-tenant', 't2', 'class-1', 1n)]).execute();
   const tagRows = all.flatMap((f) => f.tags.map((tag) => ({ device_id: f.id, tag })));
   await db.insertInto('device_tags').values(tagRows).execute();
   await h.server.ctx.store.createGroup({ id: 'grp-1', tenantId: 't1', name: 'g40', createdAt: at });
@@ -55,7 +56,7 @@ describe('targeted count (one aggregate query) matches what resolve() would admi
     { kind: 'devices', deviceIds: ['pd-001', 'pd-007', 'pd-150', 'x-class', 'nobody'] },
   ];
   it.each(targets.map((t) => [t.kind, t] as const))('%s', async (_k, target) => {
-    const r = { id: 'ro-x', tenantId: 't1', vendorId: 'vendor-1', classId: 'class-1', sequence: 2, target, phases: [] };
+    const r = { id: 'ro-x', tenantId: 't1', vendorId: 'vendor-1', classId: 'class-1', sequence: 2n, target, phases: [] };
     const match = compileTarget(target, target.kind === 'group' ? { groupName: 'g40' } : {});
     const want = all.filter((d) => inScope(r, d) && match(d) && (d.currentSeq === null || d.currentSeq < r.sequence)).length;
     expect(await countTargeted(h.server.ctx.store.db, r)).toBe(want);
@@ -67,7 +68,7 @@ describe('completion counts against the expected population', () => {
     const ro = await svc.create(CreateRolloutSchema.parse({ name: 'all', releaseId: r2.id, target: { kind: 'all' }, phases: [{ percent: 100 }] }), who);
     const targeted = N - 1; // pd-007 already runs sequence 2
     expect(ro.population).toMatchObject({ targeted, expected: [targeted], exact: true });
-    const polled = all.filter((f) => f.currentSeq === 1);
+    const polled = all.filter((f) => f.currentSeq === 1n);
     const first = polled.slice(0, 100);
     for (const f of first) await confirm((await svc.resolve(f))!);
     let v = await svc.view(ro.id, 't1');
@@ -103,7 +104,7 @@ describe('completion counts against the expected population', () => {
     const ro = await svc.create(CreateRolloutSchema.parse({
       name: 'half', releaseId: r2.id, target: { kind: 'tags', tags: ['odd'] }, phases: [{ percent: 50 }, { percent: 100 }],
     }), who);
-    const odd = all.filter((f) => f.tags.includes('odd') && f.currentSeq === 1);
+    const odd = all.filter((f) => f.tags.includes('odd') && f.currentSeq === 1n);
     const inHalf = odd.filter((f) => bucketOf(ro.id, f.id) < 5000);
     expect(ro.population).toMatchObject({ targeted: odd.length, expected: [Math.round(odd.length / 2), odd.length], exact: false });
     await svc.refinePopulation(ro.id);

@@ -26,6 +26,7 @@ import { sql, type ExpressionBuilder, type Expression, type SqlBool, type Kysely
 import type { CoreTables } from '../state/index.js';
 import type { PhaseSpec, RolloutTarget } from './model.js';
 import { BUCKETS, bucketOf, parseTagExpr, type TagExpr } from './selection.js';
+import { seqKey, toSeq } from '../util/seq.js';
 
 export interface RolloutPopulation {
   /** Devices targeted when the rollout started. */
@@ -45,7 +46,7 @@ export interface PopulationScope {
   tenantId: string | null;
   vendorId: string;
   classId: string;
-  sequence: number;
+  sequence: bigint;
   target: RolloutTarget;
   phases: readonly PhaseSpec[];
 }
@@ -68,7 +69,7 @@ export function targetWhere(eb: Eb, r: PopulationScope): Expression<SqlBool> {
   const parts: Expression<SqlBool>[] = [
     eb('devices.vendor_id', '=', r.vendorId),
     eb('devices.class_id', '=', r.classId),
-    eb.or([eb('devices.current_seq', 'is', null), eb('devices.current_seq', '<', r.sequence)]),
+    eb.or([eb('devices.current_seq_key', 'is', null), eb('devices.current_seq_key', '<', seqKey(r.sequence))]),
   ];
   if (r.tenantId !== null) parts.push(eb('devices.tenant_id', '=', r.tenantId));
   const t = r.target;
@@ -83,7 +84,7 @@ export function targetWhere(eb: Eb, r: PopulationScope): Expression<SqlBool> {
       parts.push(eb.exists(eb.selectFrom('group_members').select(sql<number>`1`.as('one')).whereRef('group_members.device_id', '=', 'devices.id').where('group_members.group_id', '=', t.groupId)));
       break;
     case 'filter':
-      if (t.sequenceBelow !== undefined) parts.push(eb.or([eb('devices.current_seq', 'is', null), eb('devices.current_seq', '<', t.sequenceBelow)]));
+      if (t.sequenceBelow !== undefined) parts.push(eb.or([eb('devices.current_seq_key', 'is', null), eb('devices.current_seq_key', '<', seqKey(toSeq(t.sequenceBelow)!))]));
       if (t.tags !== undefined) parts.push(tagExprSql(eb, parseTagExpr(t.tags)));
       break;
     case 'devices':

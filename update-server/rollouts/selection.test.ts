@@ -4,7 +4,7 @@ import { BUCKETS, bucketOf, compileTarget, evalTagExpr, inScope, parseTagExpr, p
 import { PhasesSchema, RolloutTargetSchema } from './model.js';
 
 const dev = (over: Partial<DeviceFacts> = {}): DeviceFacts => ({
-  id: 'd1', tenantId: 't1', vendorId: 'v', classId: 'c', tags: [], groups: [], currentSeq: 3, ...over,
+  id: 'd1', tenantId: 't1', vendorId: 'v', classId: 'c', tags: [], groups: [], currentSeq: 3n, ...over,
 });
 
 describe('bucketOf', () => {
@@ -58,8 +58,8 @@ describe('compileTarget', () => {
     expect(m({ kind: 'tags', tags: ['eu', 'gw'], match: 'any' }, dev({ tags: ['eu'] }))).toBe(true);
     expect(m({ kind: 'group', groupId: 'g1' }, dev({ groups: ['g1'] }))).toBe(true);
     expect(m({ kind: 'group', groupId: 'g1' }, dev({ groups: [] }))).toBe(false);
-    expect(m({ kind: 'filter', sequenceBelow: 4 }, dev({ currentSeq: 3 }))).toBe(true);
-    expect(m({ kind: 'filter', sequenceBelow: 3 }, dev({ currentSeq: 3 }))).toBe(false);
+    expect(m({ kind: 'filter', sequenceBelow: 4 }, dev({ currentSeq: 3n }))).toBe(true);
+    expect(m({ kind: 'filter', sequenceBelow: 3 }, dev({ currentSeq: 3n }))).toBe(false);
     expect(m({ kind: 'filter', sequenceBelow: 3, tags: 'eu' }, dev({ currentSeq: null, tags: ['eu'] }))).toBe(true);
     expect(m({ kind: 'devices', deviceIds: ['d1'] }, dev())).toBe(true);
     expect(m({ kind: 'devices', deviceIds: ['d2'] }, dev())).toBe(false);

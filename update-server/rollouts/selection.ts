@@ -11,6 +11,7 @@
 import { createHash } from 'node:crypto';
 import { UpdateError } from '../../manifest/index.js';
 import type { PhaseSpec, RolloutTarget } from './model.js';
+import { toSeq } from '../util/seq.js';
 
 export const BUCKETS = 10_000;
 
@@ -29,7 +30,7 @@ export interface DeviceFacts {
   classId: string;
   tags: readonly string[];
   groups: readonly string[];
-  currentSeq: number | null;
+  currentSeq: bigint | null;
 }
 
 // ---- tag expressions: expr := or; or := and ('|' and)*; and := not ('&' not)*; not := '!' not | atom; atom := tag | '(' or ')'
@@ -108,7 +109,7 @@ export function compileTarget(t: RolloutTarget, opts: { groupName?: string } = {
     }
     case 'filter': {
       const expr = t.tags === undefined ? undefined : parseTagExpr(t.tags);
-      const below = t.sequenceBelow;
+      const below = t.sequenceBelow === undefined ? undefined : toSeq(t.sequenceBelow)!;
       return (d) =>
         (below === undefined || d.currentSeq === null || d.currentSeq < below) &&
         (expr === undefined || evalTagExpr(expr, new Set(d.tags)));

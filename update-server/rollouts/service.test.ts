@@ -6,6 +6,7 @@ import type { ReleaseRecord } from '../state/index.js';
 import { CreateRolloutSchema } from './model.js';
 import { RolloutService } from './service.js';
 import type { DeviceFacts } from './selection.js';
+import { seqKey } from '../util/seq.js';
 
 let h: Harness;
 let svc: RolloutService;
@@ -13,7 +14,7 @@ let r2: ReleaseRecord;
 let r3: ReleaseRecord;
 const who = { actor: 'token:test', tenantId: 't1' };
 const N = 2000;
-const facts = (i: number, seq = 1): DeviceFacts => ({ id: `sd-${i}`, tenantId: 't1', vendorId: 'vendor-1', classId: 'class-1', tags: i % 2 ? ['odd'] : [], groups: [], currentSeq: seq });
+const facts = (i: number, seq = 1n): DeviceFacts => ({ id: `sd-${i}`, tenantId: 't1', vendorId: 'vendor-1', classId: 'class-1', tags: i % 2 ? ['odd'] : [], groups: [], currentSeq: seq });
 
 async function rowCount(table: 'rollout_assignments' | 'rollouts'): Promise<number> {
   const r = await h.server.ctx.store.db.withTables<{ rollout_assignments: { id: string }; rollouts: { id: string } }>()
@@ -30,7 +31,7 @@ beforeAll(async () => {
   const at = new Date().toISOString();
   const rows = Array.from({ length: N }, (_, i) => ({
     id: `sd-${i}`, vendor_id: 'vendor-1', class_id: 'class-1', identity_key: Buffer.from(key.publicKey).toString('hex'), tenant_id: 't1',
-    claim_code_hash: null, current_seq: 1, current_digest: null, last_seen: null, last_report: null, created_at: at, updated_at: at,
+    claim_code_hash: null, current_seq: 1, current_seq_key: seqKey(1n), current_digest: null, last_seen: null, last_report: null, created_at: at, updated_at: at,
   }));
   for (let i = 0; i < rows.length; i += 500) await h.server.ctx.store.db.insertInto('devices').values(rows.slice(i, i + 500)).execute();
   await addDevice(h.server.ctx, simDevice('other-tenant'), { tenantId: null });
@@ -74,8 +75,8 @@ describe('RolloutService (lazy selection)', () => {
     expect(admitted).toBe(5);
     await svc.act(ro.id, 'advance', who, 't1');
     // devices already on the release's sequence are not admitted
-    expect(await svc.resolve(facts(301, 2))).toBeNull();
-    expect((await svc.resolve(facts(301, 1)))?.rolloutId).toBe(ro.id);
+    expect(await svc.resolve(facts(301, 2n))).toBeNull();
+    expect((await svc.resolve(facts(301, 1n)))?.rolloutId).toBe(ro.id);
     await svc.act(ro.id, 'cancel', who, 't1');
   });
 

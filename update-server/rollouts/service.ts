@@ -21,6 +21,7 @@ import {
 import { bucketOf, compileTarget, inScope, phaseAdmits, type DeviceFacts, type TargetMatcher } from './selection.js';
 import type { RolloutAssignmentsTable, RolloutsTable, RolloutTables } from './tables.js';
 import { countTargeted, estimatePopulation, exactPopulation, type RolloutPopulation } from './population.js';
+import { seqFromRow, seqKey, seqLegacy } from '../util/seq.js';
 
 type Db = Kysely<CoreTables & RolloutTables>;
 const dbOf = (s: StateStore): Db => s.db.withTables<RolloutTables>() as unknown as Db;
@@ -29,7 +30,7 @@ const num = (v: unknown): number => Number(v);
 
 const toRollout = (r: Selectable<RolloutsTable>): Rollout => ({
   id: r.id, tenantId: r.tenant_id, name: r.name, releaseId: r.release_id, vendorId: r.vendor_id, classId: r.class_id,
-  sequence: num(r.sequence), target: JSON.parse(r.target) as Rollout['target'], phases: JSON.parse(r.phases) as Rollout['phases'],
+  sequence: seqFromRow(r.sequence_key, r.sequence)!, target: JSON.parse(r.target) as Rollout['target'], phases: JSON.parse(r.phases) as Rollout['phases'],
   state: r.state as RolloutState, phase: num(r.phase), admitted: num(r.admitted), pauseReason: r.pause_reason,
   createdBy: r.created_by, createdAt: r.created_at, startedAt: r.started_at, updatedAt: r.updated_at,
   population: r.population ? (JSON.parse(r.population) as RolloutPopulation) : null,
@@ -169,7 +170,7 @@ export class RolloutService {
     await this.ctx.store.transaction(async (tx) => {
       await dbOf(tx).insertInto('rollouts').values({
         id: r.id, tenant_id: r.tenantId, name: r.name, release_id: r.releaseId, vendor_id: r.vendorId, class_id: r.classId,
-        sequence: r.sequence, target: JSON.stringify(r.target), phases: JSON.stringify(r.phases), state: r.state,
+        sequence: seqLegacy(r.sequence), sequence_key: seqKey(r.sequence), target: JSON.stringify(r.target), phases: JSON.stringify(r.phases), state: r.state,
         phase: 0, admitted: 0, pause_reason: null, created_by: r.createdBy, created_at: at, started_at: r.startedAt, updated_at: at,
         population: r.population ? JSON.stringify(r.population) : null,
       }).execute();

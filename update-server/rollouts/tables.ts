@@ -8,7 +8,9 @@ export type RolloutsTable = {
   release_id: string;
   vendor_id: string;
   class_id: string;
-  sequence: number;
+  /** Legacy int64 image (util/seq.ts `seqLegacy`); read `sequence_key` (migration 0004). */
+  sequence: number | bigint;
+  sequence_key: string | null;
   target: string;
   phases: string;
   state: string;

@@ -5,13 +5,14 @@
 import type { ServerContext } from '../context.js';
 import type { ReportRecord, ReportResult, StateStore, UpdateState } from '../state/index.js';
 import { newId } from '../util/ids.js';
+import { seqJsonOrNull } from '../util/seq.js';
 
 export interface ReportInput {
   deviceId: string;
   releaseId: string | null;
   result: ReportResult;
   /** Sequence number and image digest the device runs after this report (if it says). */
-  sequence: number | null;
+  sequence: bigint | null;
   digest: string | null;
   /** The decoded report, as JSON, for the history. */
   body: unknown;
@@ -39,14 +40,14 @@ export async function recordReport(ctx: ServerContext, input: ReportInput, tx?: 
     const next = STATE_AFTER[input.result];
     await s.updateDevice(input.deviceId, {
       lastSeen: at,
-      lastReport: { id: rec.id, result: rec.result, releaseId: rec.releaseId, sequence: rec.sequence, at },
+      lastReport: { id: rec.id, result: rec.result, releaseId: rec.releaseId, sequence: seqJsonOrNull(rec.sequence), at },
       ...(next !== undefined ? { updateState: next } : {}),
       ...(input.sequence !== null && (input.result === 'success' || input.result === 'installed_base' || input.result === 'reverted') ? { currentSeq: input.sequence } : {}),
       ...(input.digest !== null && (input.result === 'success' || input.result === 'installed_base' || input.result === 'reverted') ? { currentDigest: input.digest } : {}),
     }, at);
     await s.appendAudit({
       actor: input.actor ?? `device:${input.deviceId}`, tenantId: rec.tenantId, action: `report.${input.result}`, target: input.deviceId,
-      details: { reportId: rec.id, releaseId: rec.releaseId, sequence: rec.sequence, digest: rec.digest },
+      details: { reportId: rec.id, releaseId: rec.releaseId, sequence: seqJsonOrNull(rec.sequence), digest: rec.digest },
     }, at);
     return rec;
   };

@@ -20,7 +20,7 @@ async function expectCode(p: Promise<unknown>, code: string): Promise<void> {
 
 function release(over: Partial<ReleaseRecord> = {}): ReleaseRecord {
   return {
-    id: h('a'), vendorId: 'v1', classId: 'c1', sequence: 1, version: '1.0.0',
+    id: h('a'), vendorId: 'v1', classId: 'c1', sequence: 1n, version: '1.0.0',
     components: [{ index: 0, id: ['00'], digest: h('1'), size: 10, uri: null }],
     envelopeKey: `envelopes/${h('a')}`, envelopeSha256: h('a'), envelopeSize: 100, signers: ['k1'],
     deprecated: false, tenantId: null, createdBy: 'token:x', createdAt: T0, ...over,
@@ -98,16 +98,16 @@ for (const backend of backends) {
       await store.insertRelease(release());
       await expectCode(store.insertRelease(release({ id: h('b') })), 'CONFLICT');
       // A component naming an unknown payload violates the foreign key: nothing is stored.
-      await expectCode(store.transaction((tx) => tx.insertRelease(release({ id: h('e'), sequence: 5, components: [{ index: 0, id: ['00'], digest: h('9'), size: 1, uri: null }] }))), 'CONFLICT');
+      await expectCode(store.transaction((tx) => tx.insertRelease(release({ id: h('e'), sequence: 5n, components: [{ index: 0, id: ['00'], digest: h('9'), size: 1, uri: null }] }))), 'CONFLICT');
       expect(await store.getRelease(h('e'))).toBeNull();
-      await store.insertRelease(release({ id: h('c'), sequence: 2, components: [] }));
+      await store.insertRelease(release({ id: h('c'), sequence: 2n, components: [] }));
       expect((await store.latestRelease('v1', 'c1'))?.id).toBe(h('c'));
       expect(await store.setReleaseDeprecated(h('c'), true)).toBe(true);
       expect((await store.latestRelease('v1', 'c1'))?.id).toBe(h('a'));
       expect((await store.listReleases({})).items.map((r) => r.id)).toEqual([h('a')]);
-      expect((await store.listReleases({ includeDeprecated: true })).items.map((r) => r.sequence)).toEqual([2, 1]);
+      expect((await store.listReleases({ includeDeprecated: true })).items.map((r) => r.sequence)).toEqual([2n, 1n]);
       expect(await store.getRelease(h('a'))).toEqual(release());
-      expect((await store.findRelease('v1', 'c1', 2))?.deprecated).toBe(true);
+      expect((await store.findRelease('v1', 'c1', 2n))?.deprecated).toBe(true);
     });
 
     it('devices: insert with tags, groups, filters, paging, patch', async () => {
@@ -133,8 +133,8 @@ for (const backend of backends) {
       expect((await store.listDevices({ after: p1.next! })).items.map((d) => d.id)).toEqual(['d4']);
       await store.setDeviceTags('d1', ['x', 'x', 'y'], T0);
       expect((await store.getDevice('d1'))?.tags).toEqual(['x', 'y']);
-      expect(await store.updateDevice('d1', { currentSeq: 1, currentDigest: h('1'), updateState: 'failed', lastSeen: T0, lastReport: { r: 1 } }, 'later')).toBe(true);
-      expect(await store.getDevice('d1')).toMatchObject({ currentSeq: 1, updateState: 'failed', lastReport: { r: 1 }, updatedAt: 'later' });
+      expect(await store.updateDevice('d1', { currentSeq: 1n, currentDigest: h('1'), updateState: 'failed', lastSeen: T0, lastReport: { r: 1 } }, 'later')).toBe(true);
+      expect(await store.getDevice('d1')).toMatchObject({ currentSeq: 1n, updateState: 'failed', lastReport: { r: 1 }, updatedAt: 'later' });
       expect(await store.updateDevice('nope', { lastSeen: T0 }, T0)).toBe(false);
       expect(await store.removeGroupMember('g1', 'd2')).toBe(true);
       await store.addGroupMember('g1', 'd2');
@@ -145,7 +145,7 @@ for (const backend of backends) {
 
     it('reports: newest first, per device and tenant, paged', async () => {
       for (let i = 1; i <= 3; i++) {
-        await store.insertReport({ id: `rep_${i}`, deviceId: 'd1', tenantId: 'acme', releaseId: h('a'), result: 'success', sequence: 1, digest: null, body: { i }, createdAt: T0 });
+        await store.insertReport({ id: `rep_${i}`, deviceId: 'd1', tenantId: 'acme', releaseId: h('a'), result: 'success', sequence: 1n, digest: null, body: { i }, createdAt: T0 });
       }
       await store.insertReport({ id: 'rep_4', deviceId: 'd3', tenantId: 'beta', releaseId: null, result: 'failed', sequence: null, digest: null, body: null, createdAt: T0 });
       const page = await store.listReports({ deviceId: 'd1', limit: 2 });
@@ -157,9 +157,9 @@ for (const backend of backends) {
     it('compliance per class', async () => {
       // latest non-deprecated release of v1/c1 is sequence 1. d1 runs 1 (on latest).
       await store.updateDevice('d2', { updateState: 'in_progress' }, T0);
-      await store.updateDevice('d3', { updateState: 'reverted', currentSeq: 0 }, T0);
+      await store.updateDevice('d3', { updateState: 'reverted', currentSeq: 0n }, T0);
       const all = await store.compliance({});
-      expect(all).toEqual([{ vendorId: 'v1', classId: 'c1', latestSequence: 1, onLatest: 1, updateAvailable: 1, inProgress: 1, failed: 0, reverted: 1, total: 4 }]);
+      expect(all).toEqual([{ vendorId: 'v1', classId: 'c1', latestSequence: 1n, onLatest: 1, updateAvailable: 1, inProgress: 1, failed: 0, reverted: 1, total: 4 }]);
       const acme = await store.compliance({ tenantId: 'acme' });
       expect(acme[0]).toMatchObject({ onLatest: 1, inProgress: 1, total: 2 });
     });

@@ -10,6 +10,7 @@ import type {
   ReleaseRecord, ReportRecord, Role, StateStore, Tenant, TokenRecord, TrustAnchor, UpdateState, VendorPolicy,
   ReportResult,
 } from './port.js';
+import { seqFromRow, seqFromKeyOrNull, seqKey, seqKeyOrNull, seqLegacy, seqLegacyOrNull } from '../util/seq.js';
 import type { AuditLogTable, CoreTables, DevicesTable, ReleasesTable, ReportsTable, TokensTable, TrustAnchorsTable } from './types.js';
 
 const MAX_PAGE = 1000;
@@ -46,14 +47,14 @@ const toAnchor = (r: Selectable<TrustAnchorsTable>): TrustAnchor => ({
   vendorId: r.vendor_id, kid: r.kid, alg: r.alg, format: r.format as 'pem' | 'cose', keyText: r.key_text, createdAt: r.created_at, revokedAt: r.revoked_at,
 });
 const toRelease = (r: Selectable<ReleasesTable>): ReleaseRecord => ({
-  id: r.id, vendorId: r.vendor_id, classId: r.class_id, sequence: num(r.sequence), version: r.version,
+  id: r.id, vendorId: r.vendor_id, classId: r.class_id, sequence: seqFromRow(r.sequence_key, r.sequence)!, version: r.version,
   components: JSON.parse(r.components) as ReleaseRecord['components'], envelopeKey: r.envelope_key,
   envelopeSha256: r.envelope_sha256, envelopeSize: num(r.envelope_size), signers: JSON.parse(r.signers) as string[],
   deprecated: num(r.deprecated) !== 0, tenantId: r.tenant_id, createdBy: r.created_by, createdAt: r.created_at,
 });
 const toReport = (r: Selectable<ReportsTable>): ReportRecord => ({
   id: r.id, deviceId: r.device_id, tenantId: r.tenant_id, releaseId: r.release_id, result: r.result as ReportResult,
-  sequence: numOrNull(r.sequence), digest: r.digest, body: parseJson(r.body), createdAt: r.created_at,
+  sequence: seqFromRow(r.sequence_key, r.sequence), digest: r.digest, body: parseJson(r.body), createdAt: r.created_at,
 });
 const toAudit = (r: Selectable<AuditLogTable>): AuditEntry => ({
   seq: num(r.seq), at: r.at, actor: r.actor, tenantId: r.tenant_id, action: r.action, target: r.target,
@@ -196,7 +197,7 @@ export class KyselyStateStore implements StateStore {
   async insertRelease(r: ReleaseRecord): Promise<void> {
     await this.run(async () => {
       await this.db.insertInto('releases').values({
-        id: r.id, vendor_id: r.vendorId, class_id: r.classId, sequence: r.sequence, version: r.version,
+        id: r.id, vendor_id: r.vendorId, class_id: r.classId, sequence: seqLegacy(r.sequence), sequence_key: seqKey(r.sequence), version: r.version,
         components: JSON.stringify(r.components), envelope_key: r.envelopeKey, envelope_sha256: r.envelopeSha256,
         envelope_size: r.envelopeSize, signers: JSON.stringify(r.signers), deprecated: r.deprecated ? 1 : 0,
         tenant_id: r.tenantId, created_by: r.createdBy, created_at: r.createdAt,
@@ -209,9 +210,9 @@ export class KyselyStateStore implements StateStore {
     const r = await this.run(() => this.db.selectFrom('releases').selectAll().where('id', '=', id).executeTakeFirst());
     return r ? toRelease(r) : null;
   }
-  async findRelease(vendorId: string, classId: string, sequence: number): Promise<ReleaseRecord | null> {
+  async findRelease(vendorId: string, classId: string, sequence: bigint): Promise<ReleaseRecord | null> {
     const r = await this.run(() =>
-      this.db.selectFrom('releases').selectAll().where('vendor_id', '=', vendorId).where('class_id', '=', classId).where('sequence', '=', sequence).executeTakeFirst(),
+      this.db.selectFrom('releases').selectAll().where('vendor_id', '=', vendorId).where('class_id', '=', classId).where('sequence_key', '=', seqKey(sequence)).executeTakeFirst(),
     );
     return r ? toRelease(r) : null;
   }
@@ -219,7 +220,7 @@ export class KyselyStateStore implements StateStore {
     const n = clampLimit(f.limit);
     const offset = f.after !== undefined && /^\d{1,9}$/.test(f.after) ? Number(f.after) : 0;
     let q = this.db.selectFrom('releases').selectAll('releases')
-      .orderBy('vendor_id').orderBy('class_id').orderBy('sequence', 'desc').limit(n + 1).offset(offset);
+      .orderBy('vendor_id').orderBy('class_id').orderBy('sequence_key', 'desc').limit(n + 1).offset(offset);
     if (f.vendorId !== undefined) q = q.where('vendor_id', '=', f.vendorId);
     if (f.classId !== undefined) q = q.where('class_id', '=', f.classId);
     if (!f.includeDeprecated) q = q.where('deprecated', '=', 0);
@@ -244,7 +245,7 @@ export class KyselyStateStore implements StateStore {
   async latestRelease(vendorId: string, classId: string): Promise<ReleaseRecord | null> {
     const r = await this.run(() =>
       this.db.selectFrom('releases').selectAll().where('vendor_id', '=', vendorId).where('class_id', '=', classId)
-        .where('deprecated', '=', 0).orderBy('sequence', 'desc').limit(1).executeTakeFirst(),
+        .where('deprecated', '=', 0).orderBy('sequence_key', 'desc').limit(1).executeTakeFirst(),
     );
     return r ? toRelease(r) : null;
   }
@@ -254,7 +255,7 @@ export class KyselyStateStore implements StateStore {
     await this.run(async () => {
       await this.db.insertInto('devices').values({
         id: d.id, vendor_id: d.vendorId, class_id: d.classId, identity_key: d.identityKey, tenant_id: d.tenantId,
-        claim_code_hash: d.claimCodeHash, current_seq: d.currentSeq, current_digest: d.currentDigest,
+        claim_code_hash: d.claimCodeHash, current_seq: seqLegacyOrNull(d.currentSeq), current_seq_key: seqKeyOrNull(d.currentSeq), current_digest: d.currentDigest,
         last_seen: d.lastSeen, last_report: null, created_at: d.createdAt, updated_at: d.updatedAt,
       }).execute();
       const tags = [...new Set(d.tags ?? [])];
@@ -277,7 +278,7 @@ export class KyselyStateStore implements StateStore {
     return rows.map((r) => ({
       id: r.id, vendorId: r.vendor_id, classId: r.class_id, identityKey: r.identity_key, tenantId: r.tenant_id,
       claimCodeHash: r.claim_code_hash, tags: tagMap.get(r.id) ?? [], groups: groupMap.get(r.id) ?? [],
-      currentSeq: numOrNull(r.current_seq), currentDigest: r.current_digest, updateState: r.update_state as UpdateState,
+      currentSeq: seqFromRow(r.current_seq_key, r.current_seq), currentDigest: r.current_digest, updateState: r.update_state as UpdateState,
       lastSeen: r.last_seen, lastReport: parseJson(r.last_report), createdAt: r.created_at, updatedAt: r.updated_at,
     }));
   }
@@ -310,7 +311,7 @@ export class KyselyStateStore implements StateStore {
     const set: Partial<Record<keyof DevicesTable, unknown>> = { updated_at: at };
     if (patch.tenantId !== undefined) set.tenant_id = patch.tenantId;
     if (patch.claimCodeHash !== undefined) set.claim_code_hash = patch.claimCodeHash;
-    if (patch.currentSeq !== undefined) set.current_seq = patch.currentSeq;
+    if (patch.currentSeq !== undefined) { set.current_seq = seqLegacyOrNull(patch.currentSeq); set.current_seq_key = seqKeyOrNull(patch.currentSeq); }
     if (patch.currentDigest !== undefined) set.current_digest = patch.currentDigest;
     if (patch.updateState !== undefined) set.update_state = patch.updateState;
     if (patch.lastSeen !== undefined) set.last_seen = patch.lastSeen;
@@ -379,7 +380,7 @@ export class KyselyStateStore implements StateStore {
     await this.run(() =>
       this.db.insertInto('reports').values({
         id: r.id, device_id: r.deviceId, tenant_id: r.tenantId, release_id: r.releaseId, result: r.result,
-        sequence: r.sequence, digest: r.digest, body: JSON.stringify(r.body ?? null), created_at: r.createdAt,
+        sequence: seqLegacyOrNull(r.sequence), sequence_key: seqKeyOrNull(r.sequence), digest: r.digest, body: JSON.stringify(r.body ?? null), created_at: r.createdAt,
       }).execute(),
     );
   }
@@ -397,12 +398,12 @@ export class KyselyStateStore implements StateStore {
   async compliance(f: { tenantId?: string }): Promise<ComplianceRow[]> {
     const latest = this.db.selectFrom('releases')
       .select(['vendor_id', 'class_id'])
-      .select((eb) => eb.fn.max('sequence').as('maxseq'))
+      .select((eb) => eb.fn.max('sequence_key').as('maxseq'))
       .where('deprecated', '=', 0)
       .groupBy(['vendor_id', 'class_id'])
       .as('l');
     // A device with no release for its class, or at/after the latest sequence, counts as "on latest".
-    const onLatest = sql<number>`case when l.maxseq is null or (d.current_seq is not null and d.current_seq >= l.maxseq) then 1 else 0 end`;
+    const onLatest = sql<number>`case when l.maxseq is null or (d.current_seq_key is not null and d.current_seq_key >= l.maxseq) then 1 else 0 end`;
     let q = this.db.selectFrom('devices as d')
       .leftJoin(latest, (j) => j.onRef('l.vendor_id', '=', 'd.vendor_id').onRef('l.class_id', '=', 'd.class_id'))
       .select(['d.vendor_id as vendor_id', 'd.class_id as class_id', 'l.maxseq as maxseq', 'd.update_state as update_state'])
@@ -416,7 +417,7 @@ export class KyselyStateStore implements StateStore {
       const key = `${r.vendor_id}\u0000${r.class_id}`;
       let row = out.get(key);
       if (!row) {
-        row = { vendorId: r.vendor_id, classId: r.class_id, latestSequence: numOrNull(r.maxseq), onLatest: 0, updateAvailable: 0, inProgress: 0, failed: 0, reverted: 0, total: 0 };
+        row = { vendorId: r.vendor_id, classId: r.class_id, latestSequence: seqFromKeyOrNull(r.maxseq as string | null), onLatest: 0, updateAvailable: 0, inProgress: 0, failed: 0, reverted: 0, total: 0 };
         out.set(key, row);
       }
       const n = num(r.n);

@@ -61,7 +61,8 @@ export interface ReleaseRecord {
   id: string;
   vendorId: string;
   classId: string;
-  sequence: number;
+  /** uint64 (util/seq.ts). */
+  sequence: bigint;
   version: string | null;
   components: ReleaseComponent[];
   envelopeKey: string;
@@ -85,7 +86,7 @@ export interface DeviceRecord {
   claimCodeHash: string | null;
   tags: string[];
   groups: string[];
-  currentSeq: number | null;
+  currentSeq: bigint | null;
   currentDigest: string | null;
   updateState: UpdateState;
   lastSeen: string | null;
@@ -97,7 +98,7 @@ export interface DeviceRecord {
 export interface DevicePatch {
   tenantId?: string | null;
   claimCodeHash?: string | null;
-  currentSeq?: number | null;
+  currentSeq?: bigint | null;
   currentDigest?: string | null;
   updateState?: UpdateState;
   lastSeen?: string | null;
@@ -112,7 +113,7 @@ export interface ReportRecord {
   tenantId: string | null;
   releaseId: string | null;
   result: ReportResult;
-  sequence: number | null;
+  sequence: bigint | null;
   digest: string | null;
   body: unknown;
   createdAt: string;
@@ -138,7 +139,7 @@ export interface AuditEntry extends Required<AuditInput> {
 export interface ComplianceRow {
   vendorId: string;
   classId: string;
-  latestSequence: number | null;
+  latestSequence: bigint | null;
   onLatest: number;
   updateAvailable: number;
   inProgress: number;
@@ -203,7 +204,7 @@ export interface StateStore {
   // releases
   insertRelease(r: ReleaseRecord): Promise<void>;
   getRelease(id: string): Promise<ReleaseRecord | null>;
-  findRelease(vendorId: string, classId: string, sequence: number): Promise<ReleaseRecord | null>;
+  findRelease(vendorId: string, classId: string, sequence: bigint): Promise<ReleaseRecord | null>;
   listReleases(f: { vendorId?: string; classId?: string; visibleToTenant?: string; includeDeprecated?: boolean; after?: string; limit?: number }): Promise<Page<ReleaseRecord>>;
   setReleaseDeprecated(id: string, deprecated: boolean): Promise<boolean>;
   /** Highest-sequence non-deprecated release of a class. */

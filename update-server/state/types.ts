@@ -16,14 +16,14 @@ export interface TrustAnchorsTable {
 }
 export interface PayloadsTable { sha256: string; size: number; object_key: string; created_at: string }
 export interface ReleasesTable {
-  id: string; vendor_id: string; class_id: string; sequence: number; version: string | null;
+  id: string; vendor_id: string; class_id: string; sequence: number | bigint; sequence_key: string | null; version: string | null;
   components: string; envelope_key: string; envelope_sha256: string; envelope_size: number;
   signers: string; deprecated: Generated<number>; tenant_id: string | null; created_by: string; created_at: string;
 }
 export interface ReleasePayloadsTable { release_id: string; component_index: number; sha256: string }
 export interface DevicesTable {
   id: string; vendor_id: string; class_id: string; identity_key: string; tenant_id: string | null;
-  claim_code_hash: string | null; current_seq: number | null; current_digest: string | null;
+  claim_code_hash: string | null; current_seq: number | bigint | null; current_seq_key: string | null; current_digest: string | null;
   update_state: Generated<string>; last_seen: string | null; last_report: string | null;
   created_at: string; updated_at: string;
 }
@@ -32,7 +32,7 @@ export interface GroupsTable { id: string; tenant_id: string; name: string; crea
 export interface GroupMembersTable { group_id: string; device_id: string }
 export interface ReportsTable {
   id: string; device_id: string; tenant_id: string | null; release_id: string | null; result: string;
-  sequence: number | null; digest: string | null; body: string; created_at: string;
+  sequence: number | bigint | null; sequence_key: string | null; digest: string | null; body: string; created_at: string;
 }
 export interface AuditLogTable {
   seq: number; at: string; actor: string; tenant_id: string | null; action: string; target: string | null;

@@ -12,7 +12,8 @@ import { summaryToRelease } from '../releases/verify.js';
 export interface FakeEnvelope {
   vendorId: string;
   classId: string;
-  sequence: number;
+  /** A number, or a decimal string for values past 2^53−1 (decoded as bigint, like the CBOR core). */
+  sequence: number | string;
   version?: string;
   components: { digest?: string; size?: number }[];
   signedBy: string[];
@@ -34,7 +35,7 @@ function decode(bytes: Uint8Array, maxBytes: number): FakeEnvelope {
 
 function summary(v: FakeEnvelope): Record<string, unknown> {
   return {
-    vendorId: v.vendorId, classId: v.classId, sequenceNumber: v.sequence, version: v.version,
+    vendorId: v.vendorId, classId: v.classId, sequenceNumber: typeof v.sequence === 'string' ? BigInt(v.sequence) : v.sequence, version: v.version,
     components: v.components.map((c, index) => ({ index, id: ['00'], ...(c.digest ? { imageDigest: { alg: -16, hex: c.digest } } : {}), ...(c.size !== undefined ? { imageSize: c.size } : {}) })),
   };
 }

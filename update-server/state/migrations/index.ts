@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import * as m0001 from './0001_core.js';
 import * as m0002 from './0002_rollouts_device_api.js';
 import * as m0003 from './0003_rollout_population.js';
+import * as m0004 from './0004_sequence_u64.js';
 
 /** One schema step. `up` runs inside a transaction; it must use portable SQL (SQLite now, PostgreSQL later). */
 export interface SchemaMigration {
@@ -19,4 +20,5 @@ export const migrations: readonly SchemaMigration[] = [
   { name: '0001_core', up: m0001.up },
   { name: '0002_rollouts_device_api', up: m0002.up },
   { name: '0003_rollout_population', up: m0003.up },
+  { name: '0004_sequence_u64', up: m0004.up },
 ];

@@ -455,7 +455,12 @@ export class DeviceApi {
       this.rollouts.forgetCaches();
       throw e;
     }
-    if (body.status === 'confirmed') c.rec.currentSeq = rel.rel.sequence;
+    if (body.status === 'confirmed') {
+      c.rec.currentSeq = rel.rel.sequence;
+      // A poll's seq batched before this report is older than it: do not let the next flush undo it.
+      const p = this.pendingSeen.get(deviceId);
+      if (p) delete p.currentSeq;
+    }
     this.ctx.metrics.reports.inc({ result: body.status });
     this.ctx.events.emit('report.recorded', rec);
     const r = this.rollouts.servingRollout(current.rolloutId);

@@ -52,7 +52,7 @@ class FakeApi {
   url = '';
   poll: () => Answer = () => ({ body: { status: 'none', pollAfter: 1 }, headers: { 'x-poll-after': '1' } });
   objects = new Map<string, Uint8Array>();
-  requests: { method: string; path: string }[] = [];
+  requests: { method: string; path: string; query: string }[] = [];
   payloadBytes = 0;
   reports: Received[] = [];
   nonces = new Map<string, Uint8Array>();
@@ -77,8 +77,8 @@ class FakeApi {
     for await (const c of req) chunks.push(c as Buffer);
     const raw = Buffer.concat(chunks);
     const body = raw.length ? plain(decodeCbor(new Uint8Array(raw))) : undefined;
-    const path = (req.url ?? '').split('?')[0]!;
-    this.requests.push({ method: req.method ?? '', path });
+    const [path = '', query = ''] = (req.url ?? '').split('?');
+    this.requests.push({ method: req.method ?? '', path, query });
     if (path === '/device/v1/auth/challenge') return this.send(res, { body: { challenge: new Uint8Array(randomBytes(32)) } });
     if (path === '/device/v1/auth/token') return this.send(res, { body: { token: 'tok' } });
     if (path === '/device/v1/poll') return this.send(res, this.poll());
@@ -103,7 +103,7 @@ class FakeApi {
   }
 
   /** An update answer for `envelope`; payload objects registered under /obj/. */
-  offer(id: string, seq: number, envelope: Uint8Array, payloads: { kind: 'full' | 'delta'; bytes: Uint8Array; to: string; from?: string }[]): Answer {
+  offer(id: string, seq: number | bigint, envelope: Uint8Array, payloads: { kind: 'full' | 'delta'; bytes: Uint8Array; to: string; from?: string }[]): Answer {
     const nonce = this.nonces.get(id) ?? new Uint8Array(randomBytes(16));
     this.nonces.set(id, nonce);
     return {
@@ -261,6 +261,21 @@ describe('UpdateAgent', () => {
     expect(st.deltaBytes).toBe(patch.length);
     expect(st.deltaFullEquivalent).toBe(r.v2.length);
     expect(st.peakRamBytes).toBeLessThanOrEqual(st.ramLimitBytes);
+  });
+
+  it('sequence numbers beyond 2^53 (uint64) are kept exactly: installs, confirms and polls with the exact value', async () => {
+    const r = await rig();
+    const big = (1n << 53n) + 1n; // equal to 2^53 as a JS number: any Number() on the way would lose it
+    const env = makeRelease(r.vendor, { seq: big, image: r.v2 });
+    const ans = r.api.offer('a-big', big, env, [{ kind: 'full', bytes: r.v2, to: sha(r.v2) }]);
+    r.api.poll = () => ans;
+    await r.agent.cycle();
+    expect(r.api.reports.map((x) => x.status)).toEqual(['downloading', 'installed', 'booted', 'confirmed']);
+    expect(r.agent.dev.bootInfo().committedSequenceNumber).toBe(big);
+    r.api.poll = () => ({ body: { status: 'none', pollAfter: 1 }, headers: { 'x-poll-after': '1' } });
+    await r.agent.cycle();
+    const last = r.api.requests.filter((q) => q.path === '/device/v1/poll').at(-1)!;
+    expect(new URLSearchParams(last.query).get('seq')).toBe(big.toString());
   });
 
   it('falls back to the full image when the patch fails, and still confirms', async () => {

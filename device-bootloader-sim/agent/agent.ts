@@ -108,7 +108,7 @@ interface PollUpdate {
   status: 'update';
   pollAfter: number;
   assignment: { id: string; nonce: Uint8Array; state: string; reportUrl: string };
-  release: { id: string; sequence: number; version: string | null };
+  release: { id: string; sequence: number | bigint | string; version: string | null };
   envelope: Uint8Array | null;
   envelopeUrl: string;
   envelopeSize: number;
@@ -433,7 +433,7 @@ export class UpdateAgent {
       releaseId: a.release.id,
       nonce: toHex(a.assignment.nonce),
       reportUrl: a.assignment.reportUrl,
-      sequence: a.release.sequence,
+      sequence: String(a.release.sequence),
       targetDigest: '00'.repeat(32),
       step: 'downloading',
       reported: [],
@@ -467,7 +467,7 @@ export class UpdateAgent {
       return;
     }
     try {
-      record.sequence = Number(claims.seq);
+      record.sequence = claims.seq.toString();
       record.targetDigest = toHex(claims.digest.bytes);
       if (record.step !== 'downloading') return; // already staged: reconcile finishes it
       const running = this.dev.running!;

@@ -31,7 +31,8 @@ export interface AgentRecord {
   /** Hex of the assignment nonce (reports are bound to it). */
   nonce: string;
   reportUrl: string;
-  sequence: number;
+  /** Decimal string: SUIT sequence numbers are uint64, beyond what a JS number holds exactly. */
+  sequence: string;
   targetDigest: string;
   step: AgentStep;
   /** The download in flight (absent once staged). */

@@ -18,6 +18,7 @@ import { buildManifest, cond, custom, dir, overrideMultiple, overrideParams, run
 import { computeDigest, decodeDigest, digestEquals } from './digest.js';
 import { checkManifestDigest, checkSeveredMembers, decodeEnvelope, encodeEnvelope } from './envelope.js';
 import { decodeCommandSequence, decodeManifest, encodeManifest, type CommandInput } from './manifest.js';
+import { DEFAULT_LIMITS } from './limits.js';
 import { summarizeEnvelope } from './summary.js';
 
 const vectors = fileURLToPath(new URL('../../../shared/vectors/suit/', import.meta.url));
@@ -47,9 +48,12 @@ const paramEntry: fc.Arbitrary<[number, ParamValue]> = fc.oneof(
 );
 const paramMap: fc.Arbitrary<ParameterMap> = fc.array(paramEntry, { minLength: 1, maxLength: 5 }).map((es) => new Map(es));
 
+// Every nested sequence is one more level of this oneof; capping it below DEFAULT_LIMITS.maxSequenceDepth
+// keeps the generator inside what the decoder accepts (at the cap, oneof takes its first, non-recursive
+// arbitrary). Deeper manifests are refused with PROCESSOR_LIMIT, which malformed.test.ts pins.
 const command: fc.Arbitrary<CommandInput> = fc.letrec<{ cmd: CommandInput; seq: CommandInput[] }>((tie) => ({
   cmd: fc.oneof(
-    { depthSize: 'small', withCrossShrink: true },
+    { depthSize: 'small', withCrossShrink: true, maxDepth: DEFAULT_LIMITS.maxSequenceDepth - 2 },
     fc.constantFrom(1, 2, 3, 5, 6, 14, 24, 25, 28).chain((c) => fc.nat(15).map((p) => cond(c, p))),
     fc.constantFrom(CMD.FETCH, CMD.COPY, CMD.INVOKE, CMD.WRITE, CMD.SWAP).chain((c) => fc.nat(15).map((p) => dir(c, p))),
     fc.oneof(fc.nat(3), fc.constant(true as const), fc.array(fc.nat(3), { minLength: 1, maxLength: 3 })).map((i) => setIndex(i)),

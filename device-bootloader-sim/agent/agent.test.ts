@@ -15,23 +15,14 @@ import {
 import { encodeDelta } from '../delta-adapter.js';
 import { makeDevice, makeImage, makeRelease, makeVendor, type Vendor } from '../fixtures.js';
 import { UpdateAgent, SELFTEST_FAIL_MARKER, type AgentEvent } from './agent.js';
+import { plain as plainBody, toCbor } from './transport.js';
+
+const plain = (v: CborValue): any => plainBody(v);
 import { RADIOS, energyPerByte, radioCost } from './radio.js';
 import * as ed from '@noble/ed25519';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
-function toCbor(v: unknown): CborValue {
-  if (v === null || v === undefined) return null;
-  if (v instanceof Uint8Array) return v;
-  if (Array.isArray(v)) return v.map(toCbor);
-  if (typeof v === 'object') return new Map(Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined).map(([k, x]) => [k, toCbor(x)]));
-  return v as CborValue;
-}
-function plain(v: CborValue): any {
-  if (v instanceof Map) return Object.fromEntries([...v].map(([k, x]) => [String(k), plain(x)]));
-  if (Array.isArray(v)) return v.map(plain);
-  return v;
-}
 
 interface Answer {
   status?: number;

@@ -4,4 +4,4 @@ export { Fleet, provisionDevice, saveSnapshot, loadSnapshot, snapshotDir, type F
 export { AgentNvm, type AgentRecord, type AgentNvmData, type AgentNvmOptions } from './nvm.js';
 export { RADIOS, getRadio, energyPerByte, radioCost, type RadioProfile } from './radio.js';
 export { CandidateWriter } from './candidate.js';
-export { DeviceTransport } from './transport.js';
+export { DeviceTransport, toCbor, plain } from './transport.js';

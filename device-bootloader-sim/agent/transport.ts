@@ -29,7 +29,8 @@ export function plain(v: CborValue): unknown {
   return v;
 }
 
-function toCbor(v: unknown): CborValue {
+/** A JSON-like value as a CBOR body: objects become text-keyed maps, undefined fields are dropped. */
+export function toCbor(v: unknown): CborValue {
   if (v === null || v === undefined) return null;
   if (v instanceof Uint8Array) return v;
   if (Array.isArray(v)) return v.map(toCbor);

@@ -15,7 +15,7 @@ import {
   type ErrorCode,
 } from '../../manifest/index.js';
 import { makeImage, makeRelease, makeVendor, type ReleaseSpec, type Vendor } from '../../device-bootloader-sim/index.js';
-import { UpdateAgent, provisionDevice, type AgentOptions } from '../../device-bootloader-sim/agent/index.js';
+import { UpdateAgent, provisionDevice, toCbor, type AgentOptions } from '../../device-bootloader-sim/agent/index.js';
 import type { Device } from '../../device-bootloader-sim/index.js';
 
 export const sha256hex = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
@@ -106,17 +106,6 @@ export interface ReceivedReport {
   report: Uint8Array;
 }
 
-function toCbor(v: unknown): CborValue {
-  if (v === null || v === undefined) return null;
-  if (v instanceof Uint8Array) return v;
-  if (Array.isArray(v)) return v.map(toCbor);
-  if (typeof v === 'object') {
-    const m = new Map<string, CborValue>();
-    for (const [k, x] of Object.entries(v as Record<string, unknown>)) if (x !== undefined) m.set(k, toCbor(x));
-    return m;
-  }
-  return v as CborValue;
-}
 
 function readBody(req: IncomingMessage): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {

@@ -26,6 +26,7 @@ import {
 import { startServer, type RunningServer } from '../../update-server/index.js';
 import { deviceApi, inProcessEncoder } from '../../update-server/device-api/index.js';
 import type { Device } from '../../device-bootloader-sim/index.js';
+import { plain as plainBody, toCbor } from '../../device-bootloader-sim/agent/index.js';
 import { agentFor, deviceFacts, makeFieldDevice, makeLab, sha256hex, type Lab } from './lab.js';
 
 ed.hashes.sha512 ??= sha512;
@@ -54,18 +55,8 @@ async function api(token: string, method: string, path: string, body?: unknown, 
 }
 const code = (r: { body: any }): string | undefined => r.body?.error?.code;
 
-function toCbor(v: unknown): CborValue {
-  if (v === null || v === undefined) return null;
-  if (v instanceof Uint8Array) return v;
-  if (Array.isArray(v)) return v.map(toCbor);
-  if (typeof v === 'object') return new Map(Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined).map(([k, x]) => [k, toCbor(x)]));
-  return v as CborValue;
-}
-function plain(v: CborValue): any {
-  if (v instanceof Map) return Object.fromEntries([...v].map(([k, x]) => [String(k), plain(x)]));
-  if (Array.isArray(v)) return v.map(plain);
-  return v;
-}
+
+const plain = (v: CborValue): any => plainBody(v);
 
 /** A device API call in CBOR, as a device (or an attacker speaking for one) makes it. */
 async function dcall(method: 'GET' | 'POST', path: string, token?: string, body?: unknown): Promise<{ status: number; body: any }> {

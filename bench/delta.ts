@@ -1,20 +1,21 @@
 /**
- * Delta benchmark: our encoder vs Debian's bsdiff and xdelta3 -9 over every pair in ../shared/corpus.
+ * Delta benchmark: our encoder vs Debian's bsdiff and xdelta3 -9 over every pair in bench/corpus
+ * (the corpus README lists each file's source and SHA-256).
  * `npm run bench:delta [-- --json] [-- --only SUBSTR]`. Every patch of ours is applied back through the
  * streaming decoder (16 KiB budget, 4 KiB pages) and compared byte for byte; a mismatch exits non-zero.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { applyDelta, encodeDelta } from '../delta/index.js';
+import { corpusPairs, fixturePath, readFixture } from '../test/support/fixtures.js';
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');
 const onlyIdx = args.indexOf('--only');
 const only = onlyIdx >= 0 ? args[onlyIdx + 1] : undefined;
-const corpusDir = fileURLToPath(new URL('../../shared/corpus/', import.meta.url));
 
 function has(tool: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
@@ -33,6 +34,10 @@ interface Row {
 }
 
 const notes: string[] = [];
+// The baselines come from Debian; install them when missing (as root), else their columns are null.
+if (!has('bsdiff') || !has('xdelta3')) {
+  spawnSync('bash', [fileURLToPath(new URL('../scripts/apt-ensure.sh', import.meta.url)), 'bsdiff=bsdiff', 'xdelta3=xdelta3'], { stdio: ['ignore', 'ignore', 'inherit'] });
+}
 const haveBsdiff = has('bsdiff');
 const haveXdelta = has('xdelta3');
 if (!haveBsdiff) notes.push('bsdiff not installed (apt-get install bsdiff): its columns are null');
@@ -42,11 +47,7 @@ const tmp = mkdtempSync(join(tmpdir(), 'delta-bench-'));
 const rows: Row[] = [];
 let failed = false;
 try {
-  const names = readdirSync(corpusDir)
-    .filter((f) => f.endsWith('-from.bin'))
-    .map((f) => f.slice(0, -'-from.bin'.length))
-    .filter((n) => !only || n.includes(only))
-    .sort();
+  const names = corpusPairs().filter((n) => !only || n.includes(only));
   // warm the JIT once on a small synthetic pair so the first timed pair is not penalised
   {
     const a = new Uint8Array(50000).map((_, i) => (i * 7) & 0xff);
@@ -56,10 +57,10 @@ try {
   }
   const RUNS = 3;
   for (const name of names) {
-    const fromPath = join(corpusDir, `${name}-from.bin`);
-    const toPath = join(corpusDir, `${name}-to.bin`);
-    const old = new Uint8Array(readFileSync(fromPath));
-    const nw = new Uint8Array(readFileSync(toPath));
+    const fromPath = fixturePath(`corpus/${name}-from.bin`);
+    const toPath = fixturePath(`corpus/${name}-to.bin`);
+    const old = readFixture(`corpus/${name}-from.bin`);
+    const nw = readFixture(`corpus/${name}-to.bin`);
     // Each encoder runs RUNS times and keeps its fastest time: the same noise filter for both, on a
     // machine other work may be loading.
     let patch: Uint8Array = new Uint8Array(0);

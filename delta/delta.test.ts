@@ -1,14 +1,14 @@
-import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { UpdateError } from '../manifest/errors.js';
 import { DeltaDecoder, type DeltaDecoderState, applyDelta, encodeDelta, readDeltaHeader } from './index.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { crc32Update } from './format.js';
+import { readFixture } from '../test/support/fixtures.js';
 
 const crc32 = (b: Uint8Array): number => crc32Update(0, b);
 
-const corpus = (name: string): Uint8Array => new Uint8Array(readFileSync(new URL(`../../shared/corpus/${name}`, import.meta.url)));
+const corpus = (name: string): Uint8Array => readFixture(`corpus/${name}`);
 
 function rng(seed: number): () => number {
   let s = seed >>> 0;

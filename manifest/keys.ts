@@ -1,6 +1,6 @@
 /**
  * SUIT key numbers, draft-ietf-suit-manifest-37 (plus trust-domains-12, update-management-14,
- * firmware-encryption-25, report-18). See ../shared/reference/suit.md §3.
+ * firmware-encryption-25, report-18), as registered in their IANA Considerations sections.
  */
 
 export const TAG_ENVELOPE = 107;

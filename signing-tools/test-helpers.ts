@@ -22,7 +22,7 @@ export async function tempDir(prefix = 'suit-sign-'): Promise<string> {
   return mkdtemp(path.join(tmpdir(), prefix));
 }
 
-/** P-256 key of draft-ietf-suit-manifest-37 Appendix B (/work/shared/vectors/suit/keys.md). */
+/** P-256 key of draft-ietf-suit-manifest-37 Appendix B (test/fixtures/suit/keys.md). */
 export const DRAFT_P256_PRIVATE = `-----BEGIN PRIVATE KEY-----
 MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgApZYjZCUGLM50VBC
 CjYStX+09jGmnyJPrpDLTz/hiXOhRANCAASEloEarguqq9JhVxie7NomvqqL8Rtv

@@ -1,25 +1,16 @@
 /**
- * `inspect --json` and `verify` on every shared SUIT vector (../shared/vectors/suit/), with the
+ * `inspect --json` and `verify` on every SUIT vector of test/fixtures/suit/, with the
  * P-256 key of draft-ietf-suit-manifest-37 Appendix B (keys.md §1), the HMAC key of the
  * firmware-encryption draft (keys.md §2) and its second P-256 key (the dependent manifest).
  */
 import { describe, expect, it, beforeAll } from 'vitest';
-import { readdirSync, statSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { cli, tempDir, DRAFT_P256_PUBLIC } from './test-helpers.js';
+import { fixturePath, listFixtures } from '../test/support/fixtures.js';
 
-const VECTORS = path.resolve(import.meta.dirname, '../../shared/vectors/suit');
-
-function listHex(dir: string): string[] {
-  const out: string[] = [];
-  for (const n of readdirSync(dir)) {
-    const p = path.join(dir, n);
-    if (statSync(p).isDirectory()) out.push(...listHex(p));
-    else if (/\.hex(\.signed)?$/.test(n)) out.push(p);
-  }
-  return out.sort();
-}
+/** Logical fixture names (`suit/…`) of the hex envelopes and hex data files. */
+const listHex = (): string[] => listFixtures('suit', { recursive: true }).filter((n) => /\.hex(\.signed)?$/.test(n));
 
 /** Files that are not envelopes: encrypted payloads (raw ciphertext) and COSE_Encrypt encryption info. */
 const NOT_ENVELOPES = /encrypted-payload-|suit-encryption-info-/;
@@ -37,8 +28,8 @@ tJC6IQZIv3mrFk1JrTVR1x0xSydJ7kLSmg==
 -----END EC PRIVATE KEY-----
 `;
 
-describe('suit-sign on every shared SUIT vector', () => {
-  const files = listHex(VECTORS);
+describe('suit-sign on every SUIT vector', () => {
+  const files = listHex();
   let dir: string;
   beforeAll(async () => {
     dir = await tempDir();
@@ -51,8 +42,9 @@ describe('suit-sign on every shared SUIT vector', () => {
     expect(files.length).toBeGreaterThanOrEqual(50);
   });
 
-  for (const f of files) {
-    const name = path.relative(VECTORS, f);
+  for (const n of files) {
+    const f = fixturePath(n);
+    const name = n.slice('suit/'.length);
     it(name, async () => {
       const i = await cli(dir, 'inspect', f, '--json');
       if (NOT_ENVELOPES.test(name)) {
@@ -86,12 +78,12 @@ describe('suit-sign on every shared SUIT vector', () => {
 
   it('sign adds a block to a third-party envelope (with severed members) and keeps the original one', async () => {
     expect((await cli(dir, 'keygen', '--alg', 'ed25519', '--out', 'extra')).code).toBe(0);
-    const s = await cli(dir, 'sign', path.join(VECTORS, 'example2.hex'), '--key', 'extra.pem', '-o', 'ex2.suit', '--json');
+    const s = await cli(dir, 'sign', fixturePath('suit/example2.hex'), '--key', 'extra.pem', '-o', 'ex2.suit', '--json');
     expect(s.json(), s.out).toMatchObject({ ok: true, blocks: 2 });
     const v = await cli(dir, 'verify', 'ex2.suit', '--key', 'draft.pub.pem', '--key', 'extra.pub.pem', '--threshold', '2', '--json');
     expect(v.json(), v.out).toMatchObject({ ok: true });
     const insp = (await cli(dir, 'inspect', 'ex2.suit', '--json')).json<{ severed: unknown[]; digest: { hex: string } }>();
-    const orig = (await cli(dir, 'inspect', path.join(VECTORS, 'example2.hex'), '--json')).json<{ severed: unknown[]; digest: { hex: string } }>();
+    const orig = (await cli(dir, 'inspect', fixturePath('suit/example2.hex'), '--json')).json<{ severed: unknown[]; digest: { hex: string } }>();
     expect(insp.digest.hex).toBe(orig.digest.hex);
     expect(insp.severed).toEqual(orig.severed);
   });

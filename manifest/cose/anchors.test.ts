@@ -1,8 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decodeEnvelope } from '../envelope/index.js';
-import { fromHex } from '../cbor.js';
 import {
   decodeAnchorStatement,
   encodeAnchorStatement,
@@ -18,6 +15,7 @@ import {
   type SigningKey,
   type TrustedKey,
 } from './index.js';
+import { readHexFixture } from '../../test/support/fixtures.js';
 
 const withRoles = (k: SigningKey, ...roles: KeyRole[]): TrustedKey => ({ ...k.publicKey(), roles });
 
@@ -36,7 +34,7 @@ const v1: AnchorSetInput = {
 };
 const v1Bytes = signAnchorStatement(v1, [vRoot1, vRoot2]);
 const set1 = verifyInitialAnchorSet(v1Bytes);
-const unsigned = decodeEnvelope(fromHex(readFileSync(join(import.meta.dirname, '../../../shared/vectors/suit/example1.unsigned.hex'), 'utf8')));
+const unsigned = decodeEnvelope(readHexFixture('suit/example1.unsigned.hex'));
 
 describe('anchor statements', () => {
   it('encode/decode round trip (deterministic payload)', () => {

@@ -3,8 +3,6 @@ import { Sign1 } from '@auth0/cose';
 import { describe, expect, it } from 'vitest';
 import { decodeEnvelope, encodeEnvelope } from '../envelope/index.js';
 import { encodeCbor, fromHex, Tagged, toHex } from '../cbor.js';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import {
   addSignatureBlock,
   attachSignature,
@@ -29,6 +27,7 @@ import {
   verifySign1Detached,
   verifyWithKey,
 } from './index.js';
+import { readHexFixture } from '../../test/support/fixtures.js';
 
 const msg = new TextEncoder().encode('payload');
 
@@ -122,13 +121,13 @@ describe('@auth0/cose (third-party) verifies COSE_Sign1 we produce', () => {
   }
   it('and the block signEnvelope adds to a SUIT envelope (detached SUIT_Digest)', async () => {
     const k = generateKey(-7);
-    const env = signEnvelope(decodeEnvelope(fromHex(readFileSync(join(import.meta.dirname, '../../../shared/vectors/suit/example1.unsigned.hex'), 'utf8'))), [k]);
+    const env = signEnvelope(decodeEnvelope(readHexFixture('suit/example1.unsigned.hex')), [k]);
     await Sign1.decode(env.authBlocks[0]!).verify(createPublicKey(exportPublicPem(k)), { detachedPayload: env.digestBytes });
   });
 });
 
 describe('verifyEnvelope policy', () => {
-  const unsigned = decodeEnvelope(fromHex(readFileSync(join(import.meta.dirname, '../../../shared/vectors/suit/example1.unsigned.hex'), 'utf8')));
+  const unsigned = decodeEnvelope(readHexFixture('suit/example1.unsigned.hex'));
   it('a block claiming a trusted kid that does not verify is fatal even when the threshold is met by others', () => {
     const a = generateKey('ed25519');
     const b = generateKey('p256');

@@ -1,5 +1,3 @@
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { fromHex, toHex } from '../cbor.js';
 import { CMD, PARAM } from '../keys.js';
@@ -17,14 +15,14 @@ import {
   setParams,
   tryEach,
 } from './builder.js';
+import { readHexFixture } from '../../test/support/fixtures.js';
 import { computeDigest } from './digest.js';
 import { checkManifestDigest, checkSeveredMembers, decodeEnvelope, encodeEnvelope, getSevered } from './envelope.js';
 import { encodeManifest } from './manifest.js';
 import { summarizeEnvelope } from './summary.js';
 import { classIdFrom, vendorIdFromDomain } from './uuid.js';
 
-const dir_ = fileURLToPath(new URL('../../../shared/vectors/suit/', import.meta.url));
-const vec = (f: string): Uint8Array => fromHex(readFileSync(dir_ + f, 'utf8'));
+const vec = (f: string): Uint8Array => readHexFixture(`suit/${f}`);
 const placeholder = { alg: -16, bytes: fromHex('00112233445566778899aabbccddeeff0123456789abcdeffedcba9876543210') };
 const vendorId = vendorIdFromDomain('arm.com');
 const classId = classIdFrom(vendorId, 'suit');

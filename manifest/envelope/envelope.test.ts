@@ -1,5 +1,3 @@
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { bytesEqual, decodeCbor, encodeCbor, fromHex, Tagged, toHex } from '../cbor.js';
 import type { CommandSequence, SuitText } from '../model.js';
@@ -7,9 +5,9 @@ import { computeDigest } from './digest.js';
 import { buildEnvelope, checkManifestDigest, checkSeveredMembers, decodeEnvelope, encodeEnvelope, getSevered } from './envelope.js';
 import { decodeManifest, encodeManifest } from './manifest.js';
 import { summarizeEnvelope } from './summary.js';
+import { readHexFixture } from '../../test/support/fixtures.js';
 
-const dir = fileURLToPath(new URL('../../../shared/vectors/suit/', import.meta.url));
-const vec = (f: string): Uint8Array => fromHex(readFileSync(dir + f, 'utf8'));
+const vec = (f: string): Uint8Array => readHexFixture(`suit/${f}`);
 
 describe('decodeEnvelope on draft Example 0', () => {
   const bytes = vec('example0.hex');

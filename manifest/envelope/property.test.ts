@@ -6,11 +6,9 @@
  *    manifest digest, same digest bytes, same auth blocks, severed members intact). The full
  *    "every flip is rejected by verifyEnvelope" property is in manifest/cose's tests.
  */
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { bytesEqual, fromHex, toHex } from '../cbor.js';
+import { bytesEqual, toHex } from '../cbor.js';
 import { isUpdateError } from '../errors.js';
 import { CMD, PARAM } from '../keys.js';
 import type { ParameterMap, ParamValue } from '../model.js';
@@ -20,9 +18,9 @@ import { checkManifestDigest, checkSeveredMembers, decodeEnvelope, encodeEnvelop
 import { decodeCommandSequence, decodeManifest, encodeManifest, type CommandInput } from './manifest.js';
 import { DEFAULT_LIMITS } from './limits.js';
 import { summarizeEnvelope } from './summary.js';
+import { readHexFixture } from '../../test/support/fixtures.js';
 
-const vectors = fileURLToPath(new URL('../../../shared/vectors/suit/', import.meta.url));
-const vec = (f: string): Uint8Array => fromHex(readFileSync(vectors + f, 'utf8'));
+const vec = (f: string): Uint8Array => readHexFixture(`suit/${f}`);
 
 // ------------------------------------------------------------------------------ arbitraries
 

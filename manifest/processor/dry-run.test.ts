@@ -1,13 +1,12 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { fromHex } from '../cbor.js';
 import { decodeEnvelope } from '../envelope/index.js';
 import { CMD, PARAM } from '../keys.js';
 import { describeManifest, describeSequence, DryRunPlatform, dryRunEnvelope } from './dry-run.js';
 import { Processor } from './processor.js';
 import { manifest, seq } from './testing.js';
+import { readHexFixture } from '../../test/support/fixtures.js';
 
-const load = (name: string) => decodeEnvelope(fromHex(readFileSync(`/work/shared/vectors/suit/${name}`, 'utf8').trim()));
+const load = (name: string) => decodeEnvelope(readHexFixture(`suit/${name}`));
 
 describe('DryRunPlatform', () => {
   it('lists what example 1 would do', async () => {

@@ -3,7 +3,6 @@
  * The examples' image digests are placeholders (0011…3210 and 0123…eeff) that no real image hashes to, so
  * the platform "claims" those digests for the payloads it serves (MemoryPlatform.claim).
  */
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { fromHex } from '../cbor.js';
 import { ERRORS } from '../errors.js';
@@ -15,9 +14,9 @@ import { MemoryPlatform } from './memory-platform.js';
 import { processEnvelope } from './process-envelope.js';
 import { componentIdKey } from './platform.js';
 import { decodeReport, encodeReport } from './report.js';
+import { readHexFixture } from '../../test/support/fixtures.js';
 
-const DIR = '/work/shared/vectors/suit';
-const load = (name: string) => decodeEnvelope(fromHex(readFileSync(`${DIR}/${name}`, 'utf8').trim()));
+const load = (name: string) => decodeEnvelope(readHexFixture(`suit/${name}`));
 
 const VENDOR = fromHex('fa6b4a53d5ad5fdfbe9de663e4d41ffe');
 const CLASS = fromHex('1492af1425695e48bf429b2d51f2ab45');
@@ -257,7 +256,7 @@ describe('draft examples on a test platform', () => {
 });
 
 describe('trust-domains examples (dependencies)', () => {
-  const dependentBytes = fromHex(readFileSync(`${DIR}/trust-domains/example0_dependent.hex`, 'utf8').trim());
+  const dependentBytes = readHexFixture('suit/trust-domains/example0_dependent.hex');
   const text = (s: string) => new TextEncoder().encode(s);
   const DEP: ComponentId = [text('dependent.suit')];
   const ROOT0: ComponentId = [text('10')];

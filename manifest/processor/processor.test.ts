@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { Tagged, fromHex } from '../cbor.js';
 import { ERRORS } from '../errors.js';
@@ -9,6 +8,7 @@ import { MemoryPlatform, type MemoryPlatformOptions } from './memory-platform.js
 import { componentIdKey } from './platform.js';
 import { Processor, versionMatches, type ProcessorOptions } from './processor.js';
 import { C0, C1, C2, manifest, seq } from './testing.js';
+import { readHexFixture } from '../../test/support/fixtures.js';
 
 const VENDOR = new Uint8Array(16).fill(0xfa);
 const CLASS = new Uint8Array(16).fill(0x14);
@@ -500,7 +500,7 @@ describe('dependencies (trust-domains)', () => {
   });
 
   it('process-dependency needs platform support and a passed dependency-integrity', async () => {
-    const env = fromHex(readFileSync('/work/shared/vectors/suit/trust-domains/example0_dependent.hex', 'utf8').trim());
+    const env = readHexFixture('suit/trust-domains/example0_dependent.hex');
     const d: SuitDigest = { alg: -16, bytes: fromHex('0f02caf6d3e61920d36bf3cea7f862a13bb8fb1f09c3f4c29b121feab78ef3d8') };
     const m = manifest({
       dependencies: deps,

@@ -14,6 +14,7 @@ import { deviceApi } from '../../update-server/device-api/index.js';
 import { Fleet, provisionDevice, type FleetOptions } from '../../device-bootloader-sim/agent/index.js';
 import { anchorKey, prng } from '../../device-bootloader-sim/index.js';
 import { sha256hex } from './util.js';
+import { readCorpusPair } from '../support/fixtures.js';
 
 export const VENDOR_DOMAIN = 'acme.example';
 export const MODEL = 'blinky-k64f';
@@ -41,10 +42,9 @@ export interface World {
   close(): Promise<void>;
 }
 
-/** Firmware from ../shared/corpus (the repo's sibling; CI clones shared/ beside it). */
+/** A real firmware pair from the delta corpus (bench/corpus/, see its README). */
 export async function corpusPair(name: string): Promise<[Uint8Array, Uint8Array]> {
-  const corpus = new URL('../../../shared/corpus/', import.meta.url);
-  return [new Uint8Array(await readFile(new URL(`${name}-from.bin`, corpus))), new Uint8Array(await readFile(new URL(`${name}-to.bin`, corpus)))];
+  return readCorpusPair(name);
 }
 
 /** v2 with a self-test bug: the simulated application fails its health check on this build. */
@@ -225,7 +225,7 @@ export async function runStory(o: StoryOptions): Promise<StorySummary> {
   const note = o.note ?? (() => undefined);
   const rnd = prng(o.seed ?? 1);
   const [v1, v2] = await corpusPair('mbed-blinky-k64f');
-  note(`firmware: mbed-blinky-k64f from ../shared/corpus (v1.0.0 ${v1.length} B → v1.1.0 ${v2.length} B), bad build v1.2.0 fails its self-test`);
+  note(`firmware: mbed-blinky-k64f from bench/corpus (v1.0.0 ${v1.length} B → v1.1.0 ${v2.length} B), bad build v1.2.0 fails its self-test`);
   const w = await buildWorld([
     { name: 'v1', version: '1.0.0', image: v1 },
     { name: 'v2', version: '1.1.0', image: v2 },

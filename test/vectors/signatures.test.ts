@@ -1,9 +1,7 @@
 /**
- * Every signed shared SUIT vector (../shared/vectors/suit) verifies through `verifyEnvelope` with the
+ * Every signed SUIT vector of test/fixtures/suit verifies through `verifyEnvelope` with the
  * keys printed in keys.md, and tampering is refused with a typed code.
  */
-import { readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -11,7 +9,6 @@ import {
   decodeEnvelope,
   encodeEnvelope,
   ERRORS,
-  fromHex,
   generateKey,
   isUpdateError,
   macKey,
@@ -21,8 +18,7 @@ import {
   verifyEnvelope,
   type TrustedKey,
 } from '../../manifest/index.js';
-
-const ROOT = join(import.meta.dirname, '../../../shared/vectors/suit');
+import { listFixtures, readHexFixture } from '../support/fixtures.js';
 
 // keys.md §1 (draft-ietf-suit-manifest Appendix B, also trust-domains, ES-DH and libcsuit).
 const DRAFT_PUB = `-----BEGIN PUBLIC KEY-----
@@ -44,7 +40,8 @@ const hmacKey = macKey(new Uint8Array(32).fill(0x61)).publicKey();
 function vectorFiles(): string[] {
   const out: string[] = [];
   for (const dir of ['', 'trust-domains', 'firmware-encryption', 'libcsuit']) {
-    for (const f of readdirSync(join(ROOT, dir))) {
+    for (const n of listFixtures(dir ? `suit/${dir}` : 'suit')) {
+      const f = n.slice(n.lastIndexOf('/') + 1);
       if (!/\.hex(\.signed)?$/.test(f) || f.includes('.unsigned.')) continue;
       if (/^(encrypted-payload|suit-encryption-info)/.test(f)) continue; // not envelopes
       out.push(dir ? `${dir}/${f}` : f);
@@ -64,9 +61,9 @@ function keyFor(file: string): TrustedKey {
   return p256Key;
 }
 
-const read = (file: string): Uint8Array => fromHex(readFileSync(join(ROOT, file), 'utf8'));
+const read = (file: string): Uint8Array => readHexFixture(`suit/${file}`);
 
-describe('shared vectors: signatures and MACs verify with the keys of keys.md', () => {
+describe('SUIT vectors: signatures and MACs verify with the keys of keys.md', () => {
   const files = vectorFiles();
   it('finds the vectors', () => expect(files.length).toBeGreaterThan(30));
   for (const file of files) {

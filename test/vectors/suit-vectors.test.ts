@@ -1,11 +1,9 @@
 /**
- * Conformance over the shared SUIT vectors (../shared/vectors/suit/, see its README): every envelope
+ * Conformance over the SUIT vectors of test/fixtures/suit/ (see its README): every envelope
  * decodes; the manifest digest and every severed member digest check over the received bytes; the
  * manifest re-encodes byte-identical from the typed model; the envelope re-encodes byte-identical.
  * (Signature verification of the same vectors lives with manifest/cose.)
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import {
   bytesEqual,
@@ -15,7 +13,6 @@ import {
   decodeEnvelope,
   encodeEnvelope,
   encodeManifest,
-  fromHex,
   encodeCbor,
   getSevered,
   summarizeEnvelope,
@@ -24,21 +21,14 @@ import {
   type CommandSequence,
   type SuitEnvelope,
 } from '../../manifest/index.js';
+import { listFixtures, readHexFixture } from '../support/fixtures.js';
 
-const root = fileURLToPath(new URL('../../../shared/vectors/suit/', import.meta.url));
-
-function walk(dir: string): string[] {
-  return readdirSync(dir)
-    .sort()
-    .flatMap((f) => (statSync(dir + f).isDirectory() ? walk(`${dir}${f}/`) : [dir + f]));
-}
-
-const all = walk(root).map((f) => f.slice(root.length));
+const all = listFixtures('suit', { recursive: true }).map((n) => n.slice('suit/'.length));
 const envelopes = all.filter((f) => /\.hex(\.signed)?$/.test(f) && !/encrypted-payload|suit-encryption-info/.test(f));
 const encryptionInfos = all.filter((f) => /suit-encryption-info-.*\.hex$/.test(f));
-const load = (f: string): Uint8Array => fromHex(readFileSync(root + f, 'utf8'));
+const load = (f: string): Uint8Array => readHexFixture(`suit/${f}`);
 
-describe('shared SUIT vectors', () => {
+describe('SUIT vectors', () => {
   it('finds the vector set', () => {
     expect(envelopes.length).toBe(43);
     expect(encryptionInfos.length).toBe(4);

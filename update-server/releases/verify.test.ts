@@ -4,12 +4,11 @@
  * Example 0 signed with the draft's published key.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   buildManifest, classIdFrom, computeDigest, encodeCoseKey, encodeEnvelope, exportPublicPem, fromHex, generateKey, signEnvelope, uuidToString, vendorIdFromDomain,
 } from '../../manifest/index.js';
+import { readHexFixture } from '../../test/support/fixtures.js';
 import { ADMIN, bearer, makeHarness, type Harness } from '../testing/harness.js';
 import { manifestVerifier } from './verify.js';
 
@@ -19,7 +18,7 @@ const DRAFT_PUB = `-----BEGIN PUBLIC KEY-----
 MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEhJaBGq4LqqvSYVcYnuzaJr6qi/Eb
 bz/m4rVlnIXbwK07HypLbAmBMcCjbazR14vTgdzfsJwFLbM5kdtzOLSolg==
 -----END PUBLIC KEY-----`;
-const example0 = (): Buffer => Buffer.from(fromHex(readFileSync(join(import.meta.dirname, '../../../shared/vectors/suit/example0.hex'), 'utf8')));
+const example0 = (): Buffer => Buffer.from(readHexFixture('suit/example0.hex'));
 
 describe('releases with the real SUIT/COSE core', () => {
   let h: Harness;
